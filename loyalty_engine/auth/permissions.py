@@ -1,0 +1,39 @@
+"""Who may call which route: default deny. A route missing here is refused to everyone,
+and `tests/auth/test_permissions.py` walks the app's routes so none is forgotten."""
+
+from __future__ import annotations
+
+from loyalty_engine.auth.models import Role
+from loyalty_engine.auth.principal import CUSTOMER
+
+ADMIN, MARKETER, BILLING, INGEST, SUPPORT = (r.value for r in Role)
+STAFF_READ = frozenset({ADMIN, MARKETER, SUPPORT})
+EVERY_KEY = frozenset(r.value for r in Role)
+
+# (method, path template) -> the grants allowed. CUSTOMER marks routes a customer token may use,
+# and only for its own customer (the `external_id` path parameter must be theirs, else 404).
+PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/v1/auth/whoami"): EVERY_KEY | {CUSTOMER},
+    ("GET", "/v1/api-keys"): frozenset({ADMIN}),
+    ("POST", "/v1/api-keys"): frozenset({ADMIN}),
+    ("DELETE", "/v1/api-keys/{key_id}"): frozenset({ADMIN}),
+    ("GET", "/v1/customers"): STAFF_READ,
+    ("GET", "/v1/customers/{external_id}"): STAFF_READ | {BILLING, CUSTOMER},
+    ("PUT", "/v1/customers/{external_id}"): frozenset({ADMIN, INGEST, BILLING, SUPPORT}),
+    ("POST", "/v1/customers/{external_id}/tokens"): frozenset({ADMIN, BILLING}),
+    ("GET", "/v1/customers/{external_id}/events"): STAFF_READ,
+    ("GET", "/v1/events"): STAFF_READ,
+    ("POST", "/v1/events"): frozenset({ADMIN, INGEST}),
+    ("GET", "/v1/outbox"): frozenset({ADMIN, SUPPORT}),
+    ("POST", "/v1/outbox/{message_id}/retry"): frozenset({ADMIN}),
+}
+
+# Routes outside /v1 that need no credentials.
+PUBLIC_PATHS = frozenset({
+    "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+})  # fmt: skip
+
+
+def allowed(method: str, path: str) -> frozenset[str]:
+    """The grants allowed on a route; empty (deny) when the table has no decision."""
+    return PERMISSIONS.get((method, path), frozenset())

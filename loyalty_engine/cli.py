@@ -1,0 +1,255 @@
+"""The `loyalty` command: serve, worker, scheduler, migrate, demo, keys, outbox, bench."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from loyalty_engine import migrations
+from loyalty_engine.auth import service as auth
+from loyalty_engine.auth.models import Role
+from loyalty_engine.config import Settings
+from loyalty_engine.db import make_engine, session_scope
+from loyalty_engine.errors import LoyaltyError
+
+app = typer.Typer(help="Loyalty engine: loyalty and referral programs for B2B SaaS.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The outbox of side effects: list, retry dead messages.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(keys_app, name="keys")
+app.add_typer(outbox_app, name="outbox")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+def _require_migrated(settings: Settings) -> None:
+    engine = _engine(settings)
+    if not migrations.is_current(engine):
+        err.print(f"[red]error:[/red] {migrations.not_migrated_message(engine)}")
+        raise typer.Exit(1)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="API processes.")] = 1,
+    with_worker: Annotated[bool, typer.Option(help="Run the outbox worker in-process.")] = True,
+    with_scheduler: Annotated[bool, typer.Option(help="Run the scheduler in-process.")] = True,
+) -> None:
+    """Serve the API (with the outbox worker and the scheduler, unless told otherwise)."""
+    import uvicorn
+
+    settings = _settings()
+    _require_migrated(settings)
+    os.environ["LOYALTY_SERVE_WORKER"] = "1" if with_worker else "0"
+    os.environ["LOYALTY_SERVE_SCHEDULER"] = "1" if with_scheduler else "0"
+    uvicorn.run("loyalty_engine.app:app_from_env", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_level=settings.log_level,
+                access_log=False)  # fmt: skip
+
+
+def _run_until_signal(target: object) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    target.run_forever(stop)  # type: ignore[attr-defined]
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from loyalty_engine.app import build_runtime, prepare
+    from loyalty_engine.billing.memory import InMemoryBillingGateway
+    from loyalty_engine.clock import SystemClock
+    from loyalty_engine.messaging.memory import InMemoryMailer
+
+    runtime = build_runtime(settings, clock=SystemClock(), billing=InMemoryBillingGateway(),
+                            mailer=InMemoryMailer())  # fmt: skip
+    prepare(runtime)
+    return runtime
+
+
+@app.command()
+def worker() -> None:
+    """Deliver outbox messages only (run as many as you like on PostgreSQL)."""
+    from loyalty_engine.outbox.worker import OutboxWorker
+
+    settings = _settings()
+    _logging(settings)
+    _require_migrated(settings)
+    _run_until_signal(OutboxWorker(_runtime(settings)))
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler only; of several such processes exactly one leads at a time."""
+    from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
+
+    settings = _settings()
+    _logging(settings)
+    _require_migrated(settings)
+    _run_until_signal(SchedulerService(_runtime(settings), CORE_JOBS))
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    settings = _settings()
+    engine = _engine(settings)
+    before, after = migrations.upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"{where}: already at revision {after}")
+    else:
+        typer.echo(f"{where}: migrated from {before or 'empty'} to {after}")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=1, help="How many demo customers.")] = 200,
+    months: Annotated[int, typer.Option(min=1, max=36, help="Months of history.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+) -> None:
+    """Load demo customers and their events once (a second run changes nothing)."""
+    from loyalty_engine.demo import load_demo
+
+    settings = _settings()
+    _require_migrated(settings)
+    outcome = load_demo(_runtime(settings), customers=customers, months=months, seed=seed)
+    typer.echo(outcome.summary)
+    if outcome.admin_key:
+        typer.echo("A demo admin API key (shown once; keep it):")
+        typer.echo(outcome.admin_key)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="admin, marketer, billing, ingest or support.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+) -> None:
+    """Create an API key; the key is printed once, alone on the last line."""
+    settings = _settings()
+    _require_migrated(settings)
+    from loyalty_engine.clock import SystemClock
+
+    with session_scope(_engine(settings), write=True) as session:
+        row, key = auth.create_api_key(session, name=name, role=role, now=SystemClock().now())
+    typer.echo(f"Created API key {row.prefix} ({row.role}) named {row.name!r}. It is shown once:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List API keys (prefixes only; keys are never stored)."""
+    settings = _settings()
+    _require_migrated(settings)
+    with session_scope(_engine(settings), write=False) as session:
+        rows = auth.list_api_keys(session, include_revoked=all_)
+    table = Table("id", "prefix", "role", "name", "created", "revoked")
+    for r in rows:
+        table.add_row(str(r.id), r.prefix, r.role, r.name, r.created_at.isoformat(timespec="seconds"),
+                      r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "")  # fmt: skip
+    Console(width=160).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix (lk_...).")]) -> None:
+    """Revoke an API key: it stops working at once."""
+    from loyalty_engine.clock import SystemClock
+
+    settings = _settings()
+    _require_migrated(settings)
+    try:
+        with session_scope(_engine(settings), write=True) as session:
+            row = auth.revoke_api_key(session, key=key, now=SystemClock().now())
+    except LoyaltyError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(f"Revoked {row.prefix} ({row.name}).")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, delivered or dead.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List outbox messages, newest first."""
+    from loyalty_engine.outbox import service
+    from loyalty_engine.outbox.models import OutboxStatus
+
+    settings = _settings()
+    _require_migrated(settings)
+    with session_scope(_engine(settings), write=False) as session:
+        rows, _ = service.list_messages(session, status=OutboxStatus(status) if status else None,
+                                        kind=None, cursor=None, limit=limit)  # fmt: skip
+    table = Table("id", "kind", "status", "attempts", "next attempt", "last error")
+    for r in rows:
+        table.add_row(str(r.id), r.kind, r.status, str(r.attempts),
+                      r.next_attempt_at.isoformat(timespec="seconds"), (r.last_error or "")[:60])  # fmt: skip
+    Console(width=160).print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Message ids; all dead ones with --all.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="Retry every dead message.")] = False,
+) -> None:
+    """Put dead-lettered messages back in the queue with a fresh attempt count."""
+    from loyalty_engine.clock import SystemClock
+    from loyalty_engine.outbox import service
+
+    if not ids and not all_dead:
+        err.print("[red]error:[/red] name message ids, or pass --all")
+        raise typer.Exit(2)
+    settings = _settings()
+    _require_migrated(settings)
+    with session_scope(_engine(settings), write=True) as session:
+        count = service.retry_dead(session, message_ids=None if all_dead else ids,
+                                   now=SystemClock().now())  # fmt: skip
+    typer.echo(f"Requeued {count} dead message(s).")
+
+
+@app.command()
+def bench(
+    scenario: Annotated[str, typer.Argument(help="Scenario to run: ingest.")] = "ingest",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    events: Annotated[int, typer.Option(min=1000, help="Events in the batch phase.")] = 100_000,
+    singles: Annotated[int, typer.Option(min=100, help="Requests in the single-event phase.")] = 5_000,
+) -> None:
+    """Measure a scenario against its physical baseline (see benchmarks/)."""
+    from benchmarks import run_scenario
+
+    try:
+        report = run_scenario(scenario, events=events, singles=singles, show_progress=not as_json)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    import json
+
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        Console().print_json(json.dumps(report))
+    sys.stdout.flush()

@@ -1,0 +1,45 @@
+"""Settings read from the environment (`LOYALTY_*`, plus `DATABASE_URL`), with safe defaults."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default="sqlite:///./loyalty.db",
+        validation_alias=AliasChoices("DATABASE_URL", "LOYALTY_DATABASE_URL"),
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Signs customer tokens. When unset, a random key is generated once and kept in the
+    # database (table instance_secrets) so that every process of one installation shares it.
+    secret_key: str | None = None
+    customer_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    customer_token_max_ttl_seconds: int = Field(default=86_400, ge=30)
+
+    max_batch_events: int = Field(default=1_000, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_event_properties_bytes: int = Field(default=32 * 1024, ge=256)
+    # Events may be stamped a little ahead of our clock (their senders' clocks drift).
+    event_future_tolerance_seconds: int = Field(default=3_600, ge=0)
+
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=3_600.0, gt=0)
+    outbox_lease_seconds: int = Field(default=120, ge=1)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=50, ge=1)
+    outbox_delivered_retention_days: int = Field(default=30, ge=1)
+
+    scheduler_misfire_grace_seconds: int = Field(default=300, ge=1)
+    scheduler_leader_poll_seconds: float = Field(default=5.0, gt=0)
+
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    log_level: str = "info"

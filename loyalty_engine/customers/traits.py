@@ -1,0 +1,122 @@
+"""The built-in reactor: events that name traits update the customer (newest event wins per trait).
+
+| event type             | properties                                   | traits set                      |
+|------------------------|----------------------------------------------|---------------------------------|
+| `signed_up`            | optional `traits` object                     | signup_at (= occurred_at), traits |
+| `plan_changed`         | `plan`                                       | plan                            |
+| `seats_changed`        | `seats`                                      | seats                           |
+| `mrr_changed`          | `mrr_minor`, `currency`                      | mrr_minor, currency             |
+| `role_changed`         | `role`                                       | role                            |
+| `subscription_started` | optional `plan`, `renewal_on`                | subscription_started_at, ...    |
+| `renewed`              | optional `renewal_on` (next renewal date)    | renewal_on                      |
+| `traits_updated`       | `traits` object (same fields as the PUT)     | those traits                    |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty_engine.customers.models import Customer
+from loyalty_engine.customers.schemas import CustomerUpsert
+from loyalty_engine.customers.service import apply_changes
+from loyalty_engine.errors import json_path
+from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
+
+Extract = Callable[[dict[str, Any]], tuple[dict[str, Any], str]]
+
+
+def _named(*names: str) -> Extract:
+    def extract(properties: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        return {name: properties.get(name) for name in names}, "properties"
+
+    return extract
+
+
+def _traits(properties: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    traits = properties.get("traits", {})
+    return (traits if isinstance(traits, dict) else {"traits": traits}), "properties.traits"
+
+
+def _optional(*names: str) -> Extract:
+    def extract(properties: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        return {n: properties[n] for n in names if n in properties}, "properties"
+
+    return extract
+
+
+EXTRACTORS: dict[str, Extract] = {
+    "signed_up": _traits,
+    "plan_changed": _named("plan"),
+    "seats_changed": _named("seats"),
+    "mrr_changed": _named("mrr_minor", "currency"),
+    "role_changed": _named("role"),
+    "subscription_started": _optional("plan", "renewal_on"),
+    "renewed": _optional("renewal_on"),
+    "traits_updated": _traits,
+}
+_FROM_OCCURRED_AT = {"signed_up": "signup_at", "subscription_started": "subscription_started_at"}
+
+
+class TraitReactor:
+    name = "customers.traits"
+    event_types = frozenset(EXTRACTORS)
+
+    def validate(self, event_type: str, properties: dict[str, Any]) -> list[PropertyProblem]:
+        changes, base = EXTRACTORS[event_type](properties)
+        try:
+            CustomerUpsert.model_validate(changes)
+        except ValidationError as exc:
+            return [
+                PropertyProblem(base + json_path(err["loc"])[1:], _message(err))
+                for err in exc.errors()
+            ]
+        missing = [k for k, v in changes.items() if v is None and event_type in _REQUIRED]
+        return [PropertyProblem(f"{base}.{k}", "required for this event type") for k in missing]
+
+    def react(self, session: Session, events: Sequence[StoredEvent], ctx: ReactContext) -> None:
+        ids = {e.customer_id for e in events}
+        stmt = select(Customer).where(Customer.id.in_(ids)).with_for_update()  # type: ignore[union-attr]
+        customers = {c.id: c for c in session.execute(stmt).scalars()}
+        for event in events:
+            customer = customers[event.customer_id]
+            changes = _changes(event)
+            if _apply_newer(customer, changes, event.occurred_at.strftime(_STAMP)):
+                customer.updated_at = ctx.now
+        session.flush()
+
+
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so stamps compare as strings
+_REQUIRED = frozenset({"plan_changed", "seats_changed", "mrr_changed", "role_changed"})
+
+
+def _message(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _changes(event: StoredEvent) -> dict[str, Any]:
+    raw, _ = EXTRACTORS[event.type](event.properties)
+    changes = CustomerUpsert.model_validate(raw).model_dump(exclude_unset=True)
+    stamped = _FROM_OCCURRED_AT.get(event.type)
+    if stamped is not None:
+        changes.setdefault(stamped, event.occurred_at)
+    return changes
+
+
+def _apply_newer(customer: Customer, changes: dict[str, Any], stamp: str) -> bool:
+    """Apply each change whose trait was last set by an event no newer than this one."""
+    times = dict(customer.trait_times)
+    custom = changes.pop("custom_traits", None) or {}
+    newer = {k: v for k, v in changes.items() if times.get(k, "") <= stamp}
+    newer_custom = {k: v for k, v in custom.items() if times.get(f"custom.{k}", "") <= stamp}
+    if not newer and not newer_custom:
+        return False
+    apply_changes(customer, {**newer, "custom_traits": newer_custom})
+    times.update(dict.fromkeys(newer, stamp))
+    times.update(dict.fromkeys((f"custom.{k}" for k in newer_custom), stamp))
+    customer.trait_times = times
+    return True

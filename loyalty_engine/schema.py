@@ -1,0 +1,14 @@
+"""Every table of the engine, imported in one place for Alembic and for tests."""
+
+from sqlmodel import SQLModel
+
+from loyalty_engine.auth.models import ApiKey, InstanceSecret
+from loyalty_engine.customers.models import Customer
+from loyalty_engine.events.models import Event
+from loyalty_engine.leadership import SchedulerLeader
+from loyalty_engine.outbox.models import OutboxMessage
+
+metadata = SQLModel.metadata
+
+__all__ = ["ApiKey", "Customer", "Event", "InstanceSecret", "OutboxMessage", "SchedulerLeader",
+           "metadata"]  # fmt: skip
