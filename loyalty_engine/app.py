@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -87,8 +88,9 @@ def create_app(
         finally:
             background.stop()
 
-    app = FastAPI(title="Loyalty engine", version=__version__, lifespan=lifespan,
-                  description="Loyalty and referral program engine for B2B SaaS.")  # fmt: skip
+    # FastAPIOffline serves the /docs and /redoc assets itself: no CDN, nothing fetched at run time.
+    app = FastAPIOffline(title="Loyalty engine", version=__version__, lifespan=lifespan,
+                         description="Loyalty and referral program engine for B2B SaaS.")  # fmt: skip
     app.state.runtime = runtime
     for module in (auth_routes, customer_routes, event_routes, outbox_routes):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +12,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 HERE = Path(__file__).resolve().parent
+# Tables our migrations create for a library (APScheduler's job store) rather than from our models.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Autogenerate compares only our own tables."""
+    table = obj.table.name if type_ in ("index", "column", "unique_constraint") else name
+    return table not in FOREIGN_TABLES
 
 
 def alembic_config(engine: Engine) -> Config:

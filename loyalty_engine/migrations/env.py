@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from loyalty_engine.db import make_engine
+from loyalty_engine.migrations import include_object
 from loyalty_engine.schema import metadata
 
 config = context.config
@@ -21,6 +22,7 @@ def run() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
