@@ -7,11 +7,14 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from loyalty_engine import migrations
 from loyalty_engine.auth import service as auth
@@ -27,7 +30,7 @@ outbox_app = typer.Typer(help="The outbox of side effects: list, retry dead mess
                          no_args_is_help=True)  # fmt: skip
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never wrap an error line in two
 
 
 def _settings() -> Settings:
@@ -40,9 +43,23 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _require_migrated(settings: Settings) -> None:
     engine = _engine(settings)
-    if not migrations.is_current(engine):
-        err.print(f"[red]error:[/red] {migrations.not_migrated_message(engine)}")
-        raise typer.Exit(1)
+    try:
+        if not migrations.is_current(engine):
+            err.print(f"[red]error:[/red] {migrations.not_migrated_message(engine)}")
+            raise typer.Exit(1)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings, *, write: bool) -> Iterator[Session]:
+    """One unit of work for a short command; its engine's connections are closed afterwards."""
+    engine = _engine(settings)
+    try:
+        with session_scope(engine, write=write) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _logging(settings: Settings) -> None:
@@ -152,7 +169,7 @@ def keys_create(
     _require_migrated(settings)
     from loyalty_engine.clock import SystemClock
 
-    with session_scope(_engine(settings), write=True) as session:
+    with _session(settings, write=True) as session:
         row, key = auth.create_api_key(session, name=name, role=role, now=SystemClock().now())
     typer.echo(f"Created API key {row.prefix} ({row.role}) named {row.name!r}. It is shown once:")
     typer.echo(key)
@@ -165,7 +182,7 @@ def keys_list(
     """List API keys (prefixes only; keys are never stored)."""
     settings = _settings()
     _require_migrated(settings)
-    with session_scope(_engine(settings), write=False) as session:
+    with _session(settings, write=False) as session:
         rows = auth.list_api_keys(session, include_revoked=all_)
     table = Table("id", "prefix", "role", "name", "created", "revoked")
     for r in rows:
@@ -182,7 +199,7 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix 
     settings = _settings()
     _require_migrated(settings)
     try:
-        with session_scope(_engine(settings), write=True) as session:
+        with _session(settings, write=True) as session:
             row = auth.revoke_api_key(session, key=key, now=SystemClock().now())
     except LoyaltyError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
@@ -201,7 +218,7 @@ def outbox_list(
 
     settings = _settings()
     _require_migrated(settings)
-    with session_scope(_engine(settings), write=False) as session:
+    with _session(settings, write=False) as session:
         rows, _ = service.list_messages(session, status=OutboxStatus(status) if status else None,
                                         kind=None, cursor=None, limit=limit)  # fmt: skip
     table = Table("id", "kind", "status", "attempts", "next attempt", "last error")
@@ -225,10 +242,14 @@ def outbox_retry(
         raise typer.Exit(2)
     settings = _settings()
     _require_migrated(settings)
-    with session_scope(_engine(settings), write=True) as session:
+    with _session(settings, write=True) as session:
         count = service.retry_dead(session, message_ids=None if all_dead else ids,
                                    now=SystemClock().now())  # fmt: skip
     typer.echo(f"Requeued {count} dead message(s).")
+
+
+BENCH_DATABASE_HELP = ("A PostgreSQL server to run on (scratch databases are created there, then "
+                       "dropped); by default SQLite in a temporary folder.")  # fmt: skip
 
 
 @app.command()
@@ -237,12 +258,14 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option(min=1000, help="Events in the batch phase.")] = 100_000,
     singles: Annotated[int, typer.Option(min=100, help="Requests in the single-event phase.")] = 5_000,
+    database_url: Annotated[str | None, typer.Option(help=BENCH_DATABASE_HELP)] = None,
 ) -> None:
     """Measure a scenario against its physical baseline (see benchmarks/)."""
     from benchmarks import run_scenario
 
     try:
-        report = run_scenario(scenario, events=events, singles=singles, show_progress=not as_json)
+        report = run_scenario(scenario, events=events, singles=singles, show_progress=not as_json,
+                              database_url=database_url)  # fmt: skip
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

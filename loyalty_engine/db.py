@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -101,10 +102,34 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(engine: Engine) -> threading.RLock:
+    """The process-wide queue for one SQLite file's writers.
+
+    SQLite admits one writer at a time. Threads that wait in SQLite's busy handler sleep in steps
+    of up to 100 ms and can miss the moment the lock frees (seconds of tail latency under load);
+    waiting on a Python lock instead wakes the next writer as soon as the last one commits.
+    Other processes still meet at SQLite's own lock (busy_timeout).
+    """
+    key = str(engine.url)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool) -> Iterator[Session]:
     """One unit of work: commits once on success, rolls back on any error."""
-    bind = engine.execution_options(**WRITE) if write else engine
+    if write and engine.dialect.name == "sqlite":
+        with sqlite_write_lock(engine):
+            yield from _unit_of_work(engine.execution_options(**WRITE))
+        return
+    yield from _unit_of_work(engine.execution_options(**WRITE) if write else engine)
+
+
+def _unit_of_work(bind: Engine) -> Iterator[Session]:
     session = Session(bind=bind, expire_on_commit=False, autoflush=False)
     try:
         yield session

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,11 +22,19 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; commits once when the endpoint returns, before the response."""
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+
+
+def get_unit_of_work(request: Request) -> UnitOfWork:
+    """The request's one session, opened by the endpoint: `with uow() as session: ...`.
+
+    It commits when the block ends, inside the endpoint's own thread and before the response.
+    (A yield dependency would commit in a second trip to the thread pool; with SQLite's single
+    writer, a commit waiting for a free thread behind blocked writers can starve.)
+    """
     runtime = get_runtime(request)
-    with session_scope(runtime.engine, write=request.method not in READ_METHODS) as session:
-        yield session
+    write = request.method not in READ_METHODS
+    return lambda: session_scope(runtime.engine, write=write)
 
 
 def get_now(request: Request) -> datetime:
@@ -33,7 +42,7 @@ def get_now(request: Request) -> datetime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 

@@ -19,30 +19,53 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None:
+            # The server holds the body to its declared length, so the header is enough.
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No declared length (chunked): read the body here, at most max_bytes of it. Refusing
+        # from inside the app instead would not do: FastAPI turns body errors into a 400.
+        messages = await self._read_within_limit(receive)
+        if messages is None:
             await self._refuse(send)
             return
-        seen = 0
+        await self.app(scope, _replay(messages, receive), send)
 
-        async def counting_receive() -> Any:
-            nonlocal seen
+    async def _read_within_limit(self, receive: Any) -> list[Any] | None:
+        """The body's messages, or None as soon as they pass max_bytes."""
+        messages: list[Any] = []
+        seen = 0
+        while True:
             message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":  # the client left; the app will see it
+                return messages
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                # Raised inside the request: the app's error handler renders the 413 envelope.
-                raise self._error()
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    def _error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes",
-                               details={"max_bytes": self.max_bytes})  # fmt: skip
+                return None
+            if not message.get("more_body", False):
+                return messages
 
     async def _refuse(self, send: Any) -> None:
-        error = self._error()
+        error = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes",
+                                details={"max_bytes": self.max_bytes})  # fmt: skip
         body = orjson.dumps(error.envelope())
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Any], receive: Any) -> Any:
+    """A `receive` that hands out the messages already read, then the connection's own."""
+    pending = list(messages)
+
+    async def replaying_receive() -> Any:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replaying_receive

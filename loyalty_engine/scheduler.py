@@ -37,9 +37,21 @@ class JobSpec:
     seconds: int
 
 
+class SharedEngineJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    """APScheduler's SQLAlchemy job store on the runtime's engine, which it does not own.
+
+    The stock store disposes its engine on shutdown; here that would dispose the pool the whole
+    process shares, orphaning the connections checked out at that moment (the leader lock's
+    among them) instead of closing them.
+    """
+
+    def shutdown(self) -> None:
+        """Leave the engine to the runtime, which disposes it when the process stops."""
+
+
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     grace = runtime.settings.scheduler_misfire_grace_seconds
-    store = SQLAlchemyJobStore(engine=runtime.engine.execution_options(**WRITE))
+    store = SharedEngineJobStore(engine=runtime.engine.execution_options(**WRITE))
     return BackgroundScheduler(
         jobstores={"default": store},
         executors={"default": ThreadPoolExecutor(4)},
@@ -63,7 +75,10 @@ class SchedulerService:
         poll = self.runtime.settings.scheduler_leader_poll_seconds
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:  # the database may be briefly away; keep campaigning
+                    log.exception("scheduler %s: leadership round failed", self.holder)
                 stop.wait(poll)
         finally:
             self._step_down()
@@ -76,16 +91,21 @@ class SchedulerService:
                 self._step_down()
             return
         if self.lock.try_acquire():
-            self._lead()
+            try:
+                self._lead()
+            except BaseException:
+                self._step_down()  # never keep the lock without leading: others could not lead
+                raise
 
     def _lead(self) -> None:
         log.info("scheduler %s is the leader", self.holder)
         self._record_leader()
-        self.scheduler = build_scheduler(self.runtime)
+        scheduler = build_scheduler(self.runtime)
         for job in self.jobs:
-            self.scheduler.add_job(job.func, "interval", seconds=job.seconds, id=job.id,
-                                   replace_existing=True)  # fmt: skip
-        self.scheduler.start()
+            scheduler.add_job(job.func, "interval", seconds=job.seconds, id=job.id,
+                              replace_existing=True)  # fmt: skip
+        scheduler.start()
+        self.scheduler = scheduler  # only a started scheduler is shut down when stepping down
         self.leading.set()
         SCHEDULER_LEADER.set(1)
 

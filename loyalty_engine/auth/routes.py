@@ -18,7 +18,7 @@ from loyalty_engine.auth.schemas import (
 )
 from loyalty_engine.customers import service as customers
 from loyalty_engine.errors import ValidationFailed, problem
-from loyalty_engine.http import NowDep, RuntimeDep, SessionDep, errors
+from loyalty_engine.http import NowDep, RuntimeDep, UnitOfWorkDep, errors
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -30,22 +30,25 @@ def whoami(principal: PrincipalDep) -> WhoAmI:
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead], responses=errors())
-def list_api_keys(session: SessionDep, include_revoked: bool = False) -> list[ApiKeyRead]:
-    rows = service.list_api_keys(session, include_revoked=include_revoked)
-    return [ApiKeyRead.model_validate(r) for r in rows]
+def list_api_keys(uow: UnitOfWorkDep, include_revoked: bool = False) -> list[ApiKeyRead]:
+    with uow() as session:
+        rows = service.list_api_keys(session, include_revoked=include_revoked)
+        return [ApiKeyRead.model_validate(r) for r in rows]
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, responses=errors(422))
-def create_api_key(body: ApiKeyCreate, session: SessionDep, now: NowDep) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreate, uow: UnitOfWorkDep, now: NowDep) -> ApiKeyCreated:
     """Create a key. The response holds the whole key, once."""
-    row, key = service.create_api_key(session, name=body.name, role=body.role, now=now)
-    return ApiKeyCreated(**ApiKeyRead.model_validate(row).model_dump(), key=key)
+    with uow() as session:
+        row, key = service.create_api_key(session, name=body.name, role=body.role, now=now)
+        return ApiKeyCreated(**ApiKeyRead.model_validate(row).model_dump(), key=key)
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead, responses=errors(404, 409))
-def revoke_api_key(key_id: str, session: SessionDep, now: NowDep) -> ApiKeyRead:
+def revoke_api_key(key_id: str, uow: UnitOfWorkDep, now: NowDep) -> ApiKeyRead:
     """Revoke a key by id or prefix; it stops working at once."""
-    return ApiKeyRead.model_validate(service.revoke_api_key(session, key=key_id, now=now))
+    with uow() as session:
+        return ApiKeyRead.model_validate(service.revoke_api_key(session, key=key_id, now=now))
 
 
 @router.post(
@@ -53,7 +56,7 @@ def revoke_api_key(key_id: str, session: SessionDep, now: NowDep) -> ApiKeyRead:
     responses=errors(404, 422),
 )  # fmt: skip
 def create_customer_token(
-    external_id: str, session: SessionDep, runtime: RuntimeDep, now: NowDep,
+    external_id: str, uow: UnitOfWorkDep, runtime: RuntimeDep, now: NowDep,
     body: CustomerTokenCreate | None = Body(default=None),
 ) -> CustomerTokenRead:  # fmt: skip
     """A short-lived token that reads and acts for this one customer (for the portal)."""
@@ -65,7 +68,8 @@ def create_customer_token(
             details=[problem("$.ttl_seconds",
                              f"at most {settings.customer_token_max_ttl_seconds} seconds", "too_large")],
         )  # fmt: skip
-    customer = customers.get_customer(session, external_id=external_id)
+    with uow() as session:
+        customer = customers.get_customer(session, external_id=external_id)
     token, expires_at = service.issue_customer_token(secret=runtime.secret_key, customer=customer,
                                                      now=now, ttl=timedelta(seconds=ttl))  # fmt: skip
     return CustomerTokenRead(token=token, customer_id=customer.external_id, expires_at=expires_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -39,7 +40,7 @@ def _utc(value: datetime) -> datetime:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe", a folder
         raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from exc
     return value
 
@@ -49,6 +50,17 @@ def _country(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{2}", upper):
         raise ValueError("country must be an ISO 3166-1 alpha-2 code such as 'DE'")
     return upper
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or Infinity anywhere in a JSON value (they would be stored as null)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
 
 
 UtcInstant = Annotated[AwareDatetime, AfterValidator(_utc)]
@@ -96,8 +108,16 @@ class CustomerUpsert(BaseModel):
                     f"custom trait name {key!r} must start with a letter or '_' and use "
                     "letters, digits and '_' (at most 64)"
                 )
-            if isinstance(item, float) and item != item:  # NaN cannot round-trip through JSON
-                raise ValueError(f"custom trait {key!r} is NaN")
+            if not _finite(item):  # NaN and Infinity cannot round-trip through JSON
+                raise ValueError(f"custom trait {key!r} holds NaN or Infinity")
+        return value
+
+    @field_validator("lifecycle_stage")
+    @classmethod
+    def _stage_cannot_be_cleared(cls, value: LifecycleStage | None) -> LifecycleStage:
+        # Runs only when the field is sent: a customer is always in some stage, so null is refused.
+        if value is None:
+            raise ValueError("lifecycle_stage cannot be null; send a stage such as 'awareness'")
         return value
 
     @model_validator(mode="after")

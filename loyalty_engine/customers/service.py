@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from loyalty_engine.customers.errors import CustomerNotFound
 from loyalty_engine.customers.models import Customer, LifecycleStage
 from loyalty_engine.customers.schemas import CustomerRead, CustomerUpsert
 from loyalty_engine.db import insert_ignore
 from loyalty_engine.errors import ValidationFailed, problem
-from loyalty_engine.pagination import decode_cursor, encode_cursor
+from loyalty_engine.pagination import cursor_id, decode_cursor, encode_cursor
 
 TYPED_TRAITS = (
     "email", "name", "company", "plan", "seats", "mrr_minor", "currency", "role", "industry",
@@ -40,16 +41,18 @@ def upsert_customer(
 ) -> tuple[Customer, bool]:
     """Create or update; traits the request did not mention keep their value."""
     customer = _lock_by_external_id(session, external_id)
-    created = customer is None
+    created = False
     if customer is None:
-        # Insert-or-ignore, then lock: two concurrent first PUTs of one id both end up updating.
+        # Insert-or-ignore, then lock: two concurrent first PUTs of one id both end up updating,
+        # and only the one whose insert took effect reports a creation.
         table = Customer.__table__  # type: ignore[attr-defined]
-        session.execute(
+        inserted = session.execute(
             insert_ignore(table, session.get_bind().dialect.name).values(
                 external_id=external_id, custom_traits={}, trait_times={},
                 lifecycle_stage=LifecycleStage.AWARENESS, created_at=now, updated_at=now,
-            )  # fmt: skip
+            ).returning(table.c.id)  # fmt: skip
         )
+        created = inserted.scalar_one_or_none() is not None
         customer = _lock_by_external_id(session, external_id)
         assert customer is not None
     apply_changes(customer, changes.model_dump(exclude_unset=True))
@@ -115,7 +118,8 @@ def list_customers(
                   for c in ("name", "company", "email", "external_id")))
         )  # fmt: skip
     if cursor is not None:
-        stmt = stmt.where(Customer.id > decode_cursor(cursor, ("after",))["after"])  # type: ignore[operator]
+        after = cursor_id(decode_cursor(cursor, ("after",)), "after")
+        stmt = stmt.where(col(Customer.id) > after)
     rows = list(session.execute(stmt).scalars())
     if len(rows) <= limit:
         return rows, None

@@ -27,7 +27,7 @@ from loyalty_engine.customers.service import apply_changes
 from loyalty_engine.errors import json_path
 from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
 
-Extract = Callable[[dict[str, Any]], tuple[dict[str, Any], str]]
+Extract = Callable[[dict[str, Any]], tuple[Any, str]]  # the changes (an object if valid), base path
 
 
 def _named(*names: str) -> Extract:
@@ -37,9 +37,9 @@ def _named(*names: str) -> Extract:
     return extract
 
 
-def _traits(properties: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    traits = properties.get("traits", {})
-    return (traits if isinstance(traits, dict) else {"traits": traits}), "properties.traits"
+def _traits(properties: dict[str, Any]) -> tuple[Any, str]:
+    # Anything but an object is handed on as it is: validation refuses it at properties.traits.
+    return properties.get("traits", {}), "properties.traits"
 
 
 def _optional(*names: str) -> Extract:
@@ -68,15 +68,18 @@ class TraitReactor:
 
     def validate(self, event_type: str, properties: dict[str, Any]) -> list[PropertyProblem]:
         changes, base = EXTRACTORS[event_type](properties)
+        problems = _money_problems(changes, base) if isinstance(changes, dict) else []
         try:
             CustomerUpsert.model_validate(changes)
         except ValidationError as exc:
-            return [
+            return problems + [
                 PropertyProblem(base + json_path(err["loc"])[1:], _message(err))
                 for err in exc.errors()
             ]
         missing = [k for k, v in changes.items() if v is None and event_type in _REQUIRED]
-        return [PropertyProblem(f"{base}.{k}", "required for this event type") for k in missing]
+        return problems + [
+            PropertyProblem(f"{base}.{k}", "required for this event type") for k in missing
+        ]
 
     def react(self, session: Session, events: Sequence[StoredEvent], ctx: ReactContext) -> None:
         ids = {e.customer_id for e in events}
@@ -92,6 +95,17 @@ class TraitReactor:
 
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so stamps compare as strings
 _REQUIRED = frozenset({"plan_changed", "seats_changed", "mrr_changed", "role_changed"})
+
+
+def _money_problems(changes: dict[str, Any], base: str) -> list[PropertyProblem]:
+    """An event cannot see the stored currency, so mrr_minor and currency travel together:
+    without this, an event could leave the customer with an MRR in no currency."""
+    if changes.get("mrr_minor") is not None and changes.get("currency") is None:
+        return [PropertyProblem(f"{base}.currency", "mrr_minor needs a currency in the same event")]
+    clears_currency = "currency" in changes and changes["currency"] is None
+    if clears_currency and changes.get("mrr_minor", 0) is not None:
+        return [PropertyProblem(f"{base}.mrr_minor", "clearing currency needs mrr_minor: null too")]
+    return []
 
 
 def _message(err: Any) -> str:

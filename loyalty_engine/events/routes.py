@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from loyalty_engine.customers import service as customers
@@ -16,7 +17,7 @@ from loyalty_engine.events import service
 from loyalty_engine.events.batch import parse_batch
 from loyalty_engine.events.schemas import EventIn, EventPage, EventRead, IngestResult
 from loyalty_engine.events.service import IngestLimits, Result
-from loyalty_engine.http import RuntimeDep, SessionDep, errors
+from loyalty_engine.http import RuntimeDep, UnitOfWorkDep, errors
 from loyalty_engine.metrics import EVENTS_INGESTED
 from loyalty_engine.runtime import Runtime
 
@@ -32,10 +33,15 @@ BATCH_SCHEMA = {"$ref": "#/components/schemas/EventBatchIn"}
 async def ingest_events(request: Request, runtime: RuntimeDep) -> Response:
     """Ingest up to 1,000 events. Each gets an outcome: `accepted`, `duplicate` (its idempotency
     key was seen before; nothing new is stored) or `rejected` (with the reason and JSON path)."""
-    valid, invalid = parse_batch(await request.body(), max_events=runtime.settings.max_batch_events)
-    stored = await run_in_threadpool(ingest_batch, runtime, valid) if valid else []
-    results = sorted(invalid + stored, key=lambda r: r.index)
-    return Response(orjson.dumps(summarize(results)), media_type="application/json")
+    body = await request.body()
+    # Parsing, validation and storage share one trip to the thread pool: none of it on the loop.
+    return Response(await run_in_threadpool(ingest_body, runtime, body), media_type="application/json")
+
+
+def ingest_body(runtime: Runtime, body: bytes) -> bytes:
+    valid, invalid = parse_batch(body, max_events=runtime.settings.max_batch_events)
+    stored = ingest_batch(runtime, valid) if valid else []
+    return orjson.dumps(summarize(sorted(invalid + stored, key=lambda r: r.index)))
 
 
 def ingest_batch(runtime: Runtime, events: list[tuple[int, EventIn]]) -> list[Result]:
@@ -61,7 +67,7 @@ def summarize(results: list[Result]) -> dict[str, object]:
 
 @router.get("/events", response_model=EventPage, responses=errors(422))
 def list_events(
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     type: Annotated[str | None, Query(max_length=64)] = None,
     occurred_from: AwareDatetime | None = None,
     occurred_to: AwareDatetime | None = None,
@@ -69,16 +75,14 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventPage:
     """Events of every customer, newest first."""
-    rows, next_cursor = service.list_events(session, customer_id=None, event_type=type,
-                                            occurred_from=occurred_from, occurred_to=occurred_to,
-                                            cursor=cursor, limit=limit)  # fmt: skip
-    return EventPage(data=[_read(r) for r in rows], next_cursor=next_cursor)
+    with uow() as session:
+        return _page(session, None, type, occurred_from, occurred_to, cursor, limit)
 
 
 @router.get("/customers/{external_id}/events", response_model=EventPage, responses=errors(404, 422))
 def list_customer_events(
     external_id: str,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     type: Annotated[str | None, Query(max_length=64)] = None,
     occurred_from: AwareDatetime | None = None,
     occurred_to: AwareDatetime | None = None,
@@ -86,12 +90,22 @@ def list_customer_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventPage:
     """One customer's events, newest first."""
-    customer = customers.get_customer(session, external_id=external_id)
-    rows, next_cursor = service.list_events(session, customer_id=customer.id, event_type=type,
+    with uow() as session:
+        customer = customers.get_customer(session, external_id=external_id)
+        return _page(session, customer.id, type, occurred_from, occurred_to, cursor, limit)
+
+
+def _page(
+    session: Session,
+    customer_id: int | None,
+    event_type: str | None,
+    occurred_from: datetime | None,
+    occurred_to: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> EventPage:
+    rows, next_cursor = service.list_events(session, customer_id=customer_id, event_type=event_type,
                                             occurred_from=occurred_from, occurred_to=occurred_to,
                                             cursor=cursor, limit=limit)  # fmt: skip
-    return EventPage(data=[_read(r) for r in rows], next_cursor=next_cursor)
-
-
-def _read(row: dict[str, object]) -> EventRead:
-    return EventRead.model_validate({**row, "customer_id": row["customer_external_id"]})
+    data = [EventRead.model_validate({**r, "customer_id": r["customer_external_id"]}) for r in rows]
+    return EventPage(data=data, next_cursor=next_cursor)

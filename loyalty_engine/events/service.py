@@ -16,7 +16,7 @@ from loyalty_engine.db import insert_ignore
 from loyalty_engine.events.models import Event
 from loyalty_engine.events.reactors import ReactContext, ReactorRegistry, StoredEvent
 from loyalty_engine.events.schemas import EventIn, Outcome
-from loyalty_engine.pagination import decode_cursor, encode_cursor
+from loyalty_engine.pagination import cursor_id, cursor_instant, decode_cursor, encode_cursor
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -203,8 +203,8 @@ def list_events(
         stmt = stmt.where(EVENTS.c.occurred_at < occurred_to)
     if cursor is not None:
         position = decode_cursor(cursor, ("at", "id"))
-        at = datetime.fromisoformat(position["at"])
-        stmt = stmt.where(tuple_(EVENTS.c.occurred_at, EVENTS.c.id) < tuple_(_bind_at(at), position["id"]))
+        at, last_id = cursor_instant(position, "at"), cursor_id(position, "id")
+        stmt = stmt.where(tuple_(EVENTS.c.occurred_at, EVENTS.c.id) < tuple_(_bind_at(at), last_id))
     rows = [dict(row) for row in session.execute(stmt).mappings()]
     if len(rows) <= limit:
         return rows, None

@@ -33,8 +33,10 @@ def enqueue(
     stmt = insert_ignore(OUTBOX, session.get_bind().dialect.name).values(
         kind=kind, idempotency_key=idempotency_key, payload=payload, customer_id=customer_id,
         status=OutboxStatus.PENDING, attempts=0, next_attempt_at=deliver_at or now, created_at=now,
-    )  # fmt: skip
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    ).returning(OUTBOX.c.id)  # fmt: skip
+    # A row comes back only when one was inserted. Not `rowcount`: on PostgreSQL SQLAlchemy adds
+    # an implicit RETURNING for the primary key and then reports -1, which reads as "queued".
+    return session.execute(stmt).first() is not None
 
 
 def claim_due(

@@ -1,0 +1,31 @@
+"""The figures that `loyalty bench` reports: each scenario against its physical baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCENARIOS = ("ingest",)
+
+
+def run_scenario(
+    scenario: str,
+    *,
+    events: int = 100_000,
+    singles: int = 5_000,
+    show_progress: bool = False,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """Run one scenario and return its report (one JSON-ready object).
+
+    `database_url` names a PostgreSQL server to run on (scratch databases are created on it and
+    dropped afterwards); by default the run uses SQLite in a temporary folder.
+    """
+    if scenario == "ingest":
+        from benchmarks import ingest
+
+        return ingest.run(events=events, singles=singles, show_progress=show_progress,
+                          database_url=database_url)  # fmt: skip
+    raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(SCENARIOS)}")
+
+
+__all__ = ["SCENARIOS", "run_scenario"]
