@@ -19,7 +19,7 @@ ExternalIdPath = Annotated[
 ]
 
 
-@router.put("/{external_id}", response_model=CustomerRead, responses=errors(422))
+@router.put("/{external_id}", response_model=CustomerRead, responses=errors(400, 413, 422))
 def upsert_customer(
     external_id: ExternalIdPath, body: CustomerUpsert, uow: UnitOfWorkDep, now: NowDep,
     response: Response,

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -81,8 +82,9 @@ class CustomerUpsert(BaseModel):
     name: ShortText | None = None
     company: ShortText | None = None
     plan: Code | None = None
-    seats: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    mrr_minor: Annotated[int, Field(ge=0, le=10**15)] | None = None
+    # Strict: "10" or true for a count or an amount is a client bug, not something to guess at.
+    seats: Annotated[StrictInt, Field(ge=0, le=10_000_000)] | None = None
+    mrr_minor: Annotated[StrictInt, Field(ge=0, le=10**15)] | None = None
     currency: Currency | None = None
     role: Code | None = None
     industry: Code | None = None

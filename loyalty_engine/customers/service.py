@@ -55,18 +55,42 @@ def upsert_customer(
         created = inserted.scalar_one_or_none() is not None
         customer = _lock_by_external_id(session, external_id)
         assert customer is not None
-    apply_changes(customer, changes.model_dump(exclude_unset=True))
+    given = changes.model_dump(exclude_unset=True)
+    apply_changes(customer, dict(given))
     _check_money(customer)
+    # The PUT states the traits as of now: an event older than this never overwrites them.
+    customer.trait_times = {**customer.trait_times, **dict.fromkeys(trait_stamp_keys(given),
+                                                                     stamp(now))}  # fmt: skip
     customer.updated_at = now
     session.flush()
     return customer, created
 
 
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so stamps compare as strings
+# Traits that change together share one stamp: MRR means nothing in another currency.
+STAMPED_AS = {"currency": "mrr_minor"}
+
+
+def stamp(at: datetime) -> str:
+    return at.strftime(STAMP_FORMAT)
+
+
+def trait_stamp_keys(changes: dict[str, Any]) -> set[str]:
+    """The `trait_times` keys that a set of changes touches."""
+    keys = {STAMPED_AS.get(name, name) for name in changes if name != "custom_traits"}
+    keys.update(f"custom.{k}" for k in (changes.get("custom_traits") or {}))
+    return keys
+
+
 def apply_changes(customer: Customer, changes: dict[str, Any]) -> None:
-    """Set typed traits and merge custom traits (a custom trait set to null is removed)."""
+    """Set typed traits and merge custom traits (a custom trait set to null is removed;
+    `custom_traits: null` removes them all)."""
+    clears_custom = "custom_traits" in changes and changes["custom_traits"] is None
     custom = changes.pop("custom_traits", None)
     for name, value in changes.items():
         setattr(customer, name, value)
+    if clears_custom:
+        customer.custom_traits = {}
     if custom:
         merged = dict(customer.custom_traits)
         for key, value in custom.items():

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.customers.schemas import CustomerUpsert
-from loyalty_engine.customers.service import apply_changes
+from loyalty_engine.customers.service import STAMPED_AS, apply_changes, stamp, trait_stamp_keys
 from loyalty_engine.errors import json_path
 from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
 
@@ -88,12 +88,11 @@ class TraitReactor:
         for event in events:
             customer = customers[event.customer_id]
             changes = _changes(event)
-            if _apply_newer(customer, changes, event.occurred_at.strftime(_STAMP)):
+            if _apply_newer(customer, changes, stamp(event.occurred_at)):
                 customer.updated_at = ctx.now
         session.flush()
 
 
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so stamps compare as strings
 _REQUIRED = frozenset({"plan_changed", "seats_changed", "mrr_changed", "role_changed"})
 
 
@@ -121,16 +120,15 @@ def _changes(event: StoredEvent) -> dict[str, Any]:
     return changes
 
 
-def _apply_newer(customer: Customer, changes: dict[str, Any], stamp: str) -> bool:
-    """Apply each change whose trait was last set by an event no newer than this one."""
-    times = dict(customer.trait_times)
+def _apply_newer(customer: Customer, changes: dict[str, Any], at: str) -> bool:
+    """Apply each change whose trait was last set no later than this event happened."""
+    times = customer.trait_times
     custom = changes.pop("custom_traits", None) or {}
-    newer = {k: v for k, v in changes.items() if times.get(k, "") <= stamp}
-    newer_custom = {k: v for k, v in custom.items() if times.get(f"custom.{k}", "") <= stamp}
+    newer = {k: v for k, v in changes.items() if times.get(STAMPED_AS.get(k, k), "") <= at}
+    newer_custom = {k: v for k, v in custom.items() if times.get(f"custom.{k}", "") <= at}
     if not newer and not newer_custom:
         return False
-    apply_changes(customer, {**newer, "custom_traits": newer_custom})
-    times.update(dict.fromkeys(newer, stamp))
-    times.update(dict.fromkeys((f"custom.{k}" for k in newer_custom), stamp))
-    customer.trait_times = times
+    applied = {**newer, "custom_traits": newer_custom}
+    customer.trait_times = {**times, **dict.fromkeys(trait_stamp_keys(applied), at)}
+    apply_changes(customer, applied)
     return True

@@ -56,50 +56,48 @@ def ingest(
     limits: IngestLimits,
     now: datetime,
 ) -> list[Result]:
-    """Store each valid, new event once and run its reactors; one result per event given."""
+    """Store each valid, new event once and run its reactors; one result per event given.
+
+    An event is judged on its own first (its fields, its customer); only an acceptable event
+    claims its idempotency key, and a later copy of it in the batch shares its outcome.
+    """
     results: list[Result] = []
-    fresh: list[tuple[int, EventIn]] = []
-    seen: dict[tuple[str, str], int] = {}
-    repeats: list[tuple[Result, tuple[str, str]]] = []
+    checked: list[tuple[int, EventIn]] = []
     for index, event in events:
         problem_ = _check(index, event, reactors, limits, now)
-        if problem_ is not None:
+        if problem_ is None:
+            checked.append((index, event))
+        else:
             results.append(problem_)
-        elif (event.source, event.idempotency_key) in seen:
-            repeat = Result(index, Outcome.DUPLICATE, event.idempotency_key)
-            repeats.append((repeat, (event.source, event.idempotency_key)))
-            results.append(repeat)
+    customer_ids = _customer_ids(session, {event.customer_id for _, event in checked})
+    first: dict[tuple[str, str], int] = {}
+    fresh: list[tuple[int, EventIn]] = []
+    repeats: list[tuple[Result, int]] = []
+    for index, event in checked:
+        key = (event.source, event.idempotency_key)
+        if event.customer_id not in customer_ids:
+            results.append(_unknown_customer(index, event))
+        elif key in first:
+            repeats.append((Result(index, Outcome.DUPLICATE, event.idempotency_key), first[key]))
         else:
-            seen[(event.source, event.idempotency_key)] = index
+            first[key] = index
             fresh.append((index, event))
-    customer_ids = _customer_ids(session, {event.customer_id for _, event in fresh})
-    known: list[tuple[int, EventIn]] = []
-    for index, event in fresh:
-        if event.customer_id in customer_ids:
-            known.append((index, event))
-        else:
-            results.append(rejected(
-                index, "unknown_customer",
-                f"no customer with id {event.customer_id!r}: create it with PUT /v1/customers/{{id}} first",
-                f"$.events[{index}].customer_id", event.idempotency_key,
-            ))  # fmt: skip
-    results.extend(_store(session, known, customer_ids, reactors, now))
-    _point_repeats_at_first(repeats, results, seen)
+    stored = _store(session, fresh, customer_ids, reactors, now)
+    event_ids = {r.index: r.event_id for r in stored}
+    for repeat, first_index in repeats:
+        repeat.event_id = event_ids[first_index]
+    results.extend(stored)
+    results.extend(repeat for repeat, _ in repeats)
     results.sort(key=lambda r: r.index)
     return results
 
 
-def _point_repeats_at_first(
-    repeats: list[tuple[Result, tuple[str, str]]], results: list[Result], seen: dict[tuple[str, str], int]
-) -> None:
-    """A key repeated within one batch shares the outcome of its first occurrence."""
-    by_index = {r.index: r for r in results}
-    for repeat, key in repeats:
-        first = by_index[seen[key]]
-        if first.status is Outcome.REJECTED:
-            repeat.status, repeat.error = Outcome.REJECTED, first.error
-        else:
-            repeat.event_id = first.event_id
+def _unknown_customer(index: int, event: EventIn) -> Result:
+    return rejected(
+        index, "unknown_customer",
+        f"no customer with id {event.customer_id!r}: create it with PUT /v1/customers/{{id}} first",
+        f"$.events[{index}].customer_id", event.idempotency_key,
+    )  # fmt: skip
 
 
 def _check(

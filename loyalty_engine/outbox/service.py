@@ -13,7 +13,7 @@ from loyalty_engine.db import insert_ignore
 from loyalty_engine.outbox.delivery import Delivery
 from loyalty_engine.outbox.errors import OutboxMessageNotDead, OutboxMessageNotFound
 from loyalty_engine.outbox.models import OutboxMessage, OutboxStatus
-from loyalty_engine.pagination import decode_cursor, encode_cursor
+from loyalty_engine.pagination import cursor_id, decode_cursor, encode_cursor
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 MAX_ERROR_CHARS = 2_000
@@ -139,7 +139,8 @@ def list_messages(
     if kind is not None:
         stmt = stmt.where(OutboxMessage.kind == kind)
     if cursor is not None:
-        stmt = stmt.where(OutboxMessage.id < decode_cursor(cursor, ("before",))["before"])  # type: ignore[operator]
+        before = cursor_id(decode_cursor(cursor, ("before",)), "before")
+        stmt = stmt.where(OutboxMessage.id < before)  # type: ignore[operator]
     rows = list(session.execute(stmt).scalars())
     if len(rows) <= limit:
         return rows, None

@@ -18,8 +18,9 @@ from tests.events.support import event, event_count, post_events
 
 Make = Callable[..., dict[str, Any]]
 
-T1 = START - timedelta(days=2)  # older
-T2 = START - timedelta(days=1)  # newer
+# After the PUT that creates the test customer (at START), within the clock's future tolerance.
+T1 = START + timedelta(minutes=10)  # older
+T2 = START + timedelta(minutes=20)  # newer
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +44,13 @@ def customer(client: TestClient, admin: dict[str, str]) -> dict[str, Any]:
         ("mrr_changed", {"mrr_minor": 9_900, "currency": "EUR"},
          {"mrr_minor": 9_900, "currency": "eur"}),
         ("role_changed", {"role": "admin"}, {"role": "admin"}),
-        ("signed_up", {}, {"signup_at": "2026-03-01T09:00:00Z"}),
+        ("signed_up", {}, {"signup_at": "2026-03-02T09:20:00Z"}),
         ("signed_up", {"traits": {"name": "Acme Inc", "country": "de"}},
-         {"signup_at": "2026-03-01T09:00:00Z", "name": "Acme Inc", "country": "DE"}),
+         {"signup_at": "2026-03-02T09:20:00Z", "name": "Acme Inc", "country": "DE"}),
         ("subscription_started", {},
-         {"subscription_started_at": "2026-03-01T09:00:00Z", "plan": "starter"}),
+         {"subscription_started_at": "2026-03-02T09:20:00Z", "plan": "starter"}),
         ("subscription_started", {"plan": "growth", "renewal_on": "2027-03-01"},
-         {"subscription_started_at": "2026-03-01T09:00:00Z", "plan": "growth",
+         {"subscription_started_at": "2026-03-02T09:20:00Z", "plan": "growth",
           "renewal_on": "2027-03-01"}),
         ("renewed", {"renewal_on": "2027-03-01"}, {"renewal_on": "2027-03-01"}),
         ("traits_updated", {"traits": {"industry": "retail", "seats": 7, "timezone": "Asia/Tokyo",
@@ -145,7 +146,7 @@ def test_signed_up_takes_signup_at_from_the_newest_event(
     post_events(client, admin, event("b", type="signed_up", at=T2),
                 event("a", type="signed_up", at=T1))  # fmt: skip
 
-    assert customer(client, admin)["signup_at"] == "2026-03-01T09:00:00Z"
+    assert customer(client, admin)["signup_at"] == "2026-03-02T09:20:00Z"
 
 
 def test_a_duplicate_event_does_not_apply_again(client: TestClient, admin: dict[str, str]) -> None:
@@ -194,7 +195,7 @@ def test_invalid_trait_properties_are_rejected_and_change_nothing(
 ) -> None:  # fmt: skip
     before = customer(client, admin)
 
-    result = post_events(client, admin, event("ok", type="plan_changed", plan="growth"),
+    result = post_events(client, admin, event("ok", type="plan_changed", at=T1, plan="growth"),
                          event("bad", type=type_, **properties))  # fmt: skip
 
     [accepted, rejected] = result["results"]
@@ -245,3 +246,29 @@ def test_a_put_and_an_event_change_different_traits(
     after = customer(client, admin)
     assert (after["plan"], after["seats"]) == ("growth", 11)
     assert datetime.fromisoformat(after["updated_at"]) == START + timedelta(minutes=1)
+
+
+def test_an_event_older_than_a_put_does_not_overwrite_what_the_put_set(
+    client: TestClient, admin: dict[str, str], clock: FrozenClock
+) -> None:
+    client.put("/v1/customers/acme", json={"plan": "scale"}, headers=admin)
+    clock.advance(minutes=1)
+    before_put = START - timedelta(days=30)
+
+    post_events(client, admin, event("late-plan", type="plan_changed", at=before_put, plan="starter"),
+                event("late-industry", type="traits_updated", at=before_put,
+                      traits={"industry": "retail"}))  # fmt: skip
+
+    after = customer(client, admin)
+    assert after["plan"] == "scale"  # the PUT said so later than the event happened
+    assert after["industry"] == "retail"  # no PUT set it, so the event is the newest word
+
+
+def test_mrr_and_currency_are_one_trait(
+    client: TestClient, admin: dict[str, str], clock: FrozenClock
+) -> None:
+    clock.advance(hours=1)
+    post_events(client, admin, event("new", type="mrr_changed", at=T2, mrr_minor=9_000, currency="eur"),
+                event("old", type="mrr_changed", at=T1, mrr_minor=5_000, currency="usd"))  # fmt: skip
+    after = customer(client, admin)
+    assert (after["mrr_minor"], after["currency"]) == (9_000, "eur")

@@ -303,3 +303,21 @@ def test_without_credentials_nothing_is_written(client: TestClient, engine: Engi
 
     assert response.status_code == 401, response.text
     assert customer_count(engine) == 0
+
+
+def test_custom_traits_null_removes_them_all(client: TestClient, admin: dict[str, str]) -> None:
+    put(client, admin, {"custom_traits": {"source": "ads", "nps": 9}})
+    response = put(client, admin, {"custom_traits": None, "plan": "growth"})
+    assert response.status_code == 200, response.text
+    assert read(client, admin)["custom_traits"] == {}
+    assert read(client, admin)["plan"] == "growth"
+
+
+@pytest.mark.parametrize("value", ["10", True, 10.0])
+def test_counts_and_amounts_are_strict_integers(
+    client: TestClient, admin: dict[str, str], value: object
+) -> None:
+    for field in ("seats", "mrr_minor"):
+        response = put(client, admin, {field: value, "currency": "usd"})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["path"] == f"$.{field}"

@@ -116,6 +116,22 @@ def test_a_key_repeated_after_a_rejection_in_the_batch_is_rejected_too(
     assert event_count(engine) == 0
 
 
+def test_a_rejected_event_does_not_claim_its_key_within_the_batch(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    result = post_events(
+        client, admin, event("k1", customer="nobody"), event("k1"), event("k1", customer="nobody")
+    )
+
+    statuses = [(r["status"], (r["error"] or {}).get("path")) for r in result["results"]]
+    assert statuses == [
+        ("rejected", "$.events[0].customer_id"),
+        ("accepted", None),
+        ("rejected", "$.events[2].customer_id"),  # judged on its own, at its own index
+    ]
+    assert event_count(engine) == 1
+
+
 def test_keys_are_unique_per_source(
     client: TestClient, admin: dict[str, str], engine: Engine
 ) -> None:
