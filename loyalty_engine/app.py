@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from loyalty_engine import __version__, migrations
 from loyalty_engine.auth import routes as auth_routes
 from loyalty_engine.auth.dependencies import authorize
+from loyalty_engine.auth.middleware import AuthenticationMiddleware
 from loyalty_engine.auth.service import ensure_instance_secret
 from loyalty_engine.billing.delivery import register_billing_deliveries
 from loyalty_engine.billing.gateway import BillingGateway
@@ -97,7 +98,9 @@ def create_app(
         app.include_router(module.router, dependencies=[Depends(authorize)])
     _add_probes(app, runtime)
     _add_error_handlers(app)
+    # Outermost last: metrics see every answer; authentication runs before anything reads a body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthenticationMiddleware, runtime=runtime)
     app.add_middleware(MetricsMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

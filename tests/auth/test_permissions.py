@@ -214,12 +214,6 @@ def test_routes_open_to_customers_are_scoped_to_their_own_customer() -> None:
     assert unscoped == {("GET", "/v1/auth/whoami")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FastAPI parses a JSON body before it runs dependencies, so the gate (a router "
-    "dependency) answers after the body parser: a malformed body without credentials gets 400. "
-    "Closing this needs a check in front of routing (app.py), outside auth/.",
-)
 def test_a_malformed_body_without_credentials_is_still_refused_as_unauthenticated(
     client: TestClient,
 ) -> None:
