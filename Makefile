@@ -26,6 +26,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy loyalty_engine
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed-dev

@@ -23,8 +23,9 @@ def run_scenario(
     if scenario == "ingest":
         from benchmarks import ingest
 
-        return ingest.run(events=events, singles=singles, show_progress=show_progress,
-                          database_url=database_url)  # fmt: skip
+        return ingest.run(
+            events=events, singles=singles, show_progress=show_progress, database_url=database_url
+        )
     raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(SCENARIOS)}")
 
 

@@ -43,8 +43,10 @@ def bench_database(
         yield _sqlite(workdir, customers, now)
         return
     if not server_url.startswith("postgresql"):
-        raise ValueError("--database-url names a PostgreSQL server (postgresql+psycopg://...); "
-                         "SQLite runs are always in a temporary folder")  # fmt: skip
+        raise ValueError(
+            "--database-url names a PostgreSQL server (postgresql+psycopg://...); "
+            "SQLite runs are always in a temporary folder"
+        )
     with _postgresql(_with_psycopg(server_url), customers, now) as database:
         yield database
 

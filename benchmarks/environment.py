@@ -33,7 +33,11 @@ def machine() -> dict[str, object]:
 def progress(*, show: bool) -> Iterator[Progress]:
     """A progress display on stderr (stdout stays clean for `--json`); silent when not shown."""
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, disable=not show, transient=False) as bar:
         yield bar

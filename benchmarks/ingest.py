@@ -66,11 +66,14 @@ def _baseline(
 ) -> dict[str, Any]:
     """The batch phase's very events as rows, inserted by the raw driver into the clone."""
     to_row = sqlite_row if db.kind == "sqlite" else postgresql_row
-    rows = [to_row(e, customer_pk=db.customer_pks[e["customer_id"]], received_at=now)
-            for e in factory.events("batch", events)]  # fmt: skip
+    rows = [
+        to_row(e, customer_pk=db.customer_pks[e["customer_id"]], received_at=now)
+        for e in factory.events("batch", events)
+    ]
     batches = [rows[start : start + BATCH_SIZE] for start in range(0, len(rows), BATCH_SIZE)]
-    return baseline.insert_rows(db.kind, db.baseline_url, batches,
-                                on_batch=_tracker(bar, "baseline (rows)", events))  # fmt: skip
+    return baseline.insert_rows(
+        db.kind, db.baseline_url, batches, on_batch=_tracker(bar, "baseline (rows)", events)
+    )
 
 
 def _against_server(
@@ -98,15 +101,22 @@ def _against_server(
             return get_repeatedly(url, "/healthz", requests=count, connections=SINGLE_CONNECTIONS)
 
         return {
-            "batch": _measure(server, lambda: post(
-                "batch phase (events)", "batch", events, BATCH_SIZE, BATCH_CONNECTIONS)),
-            "single": _measure(server, lambda: post(
-                "single phase (requests)", "single", singles, 1, SINGLE_CONNECTIONS)),
-            "serial": _measure(server, lambda: post(
-                "context: one connection", "serial", SERIAL_SINGLES, 1, 1)),
+            "batch": _measure(
+                server,
+                lambda: post(
+                    "batch phase (events)", "batch", events, BATCH_SIZE, BATCH_CONNECTIONS
+                ),
+            ),
+            "single": _measure(
+                server,
+                lambda: post("single phase (requests)", "single", singles, 1, SINGLE_CONNECTIONS),
+            ),
+            "serial": _measure(
+                server, lambda: post("context: one connection", "serial", SERIAL_SINGLES, 1, 1)
+            ),
             "healthz": _measure(server, healthz),
             "peak_rss_mb": server.peak_rss_mb(),
-        }  # fmt: skip
+        }
 
 
 def _warm_up(server: Server, db: BenchDatabase, factory: EventFactory) -> None:
@@ -198,8 +208,18 @@ def _report(
 
 
 def _latency_only(figures: dict[str, Any]) -> dict[str, Any]:
-    keys = ("connections", "requests", "errors", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
-            "max_ms", "server_cpu_ms_per_request", "client_cpu_s")  # fmt: skip
+    keys = (
+        "connections",
+        "requests",
+        "errors",
+        "requests_per_s",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "max_ms",
+        "server_cpu_ms_per_request",
+        "client_cpu_s",
+    )
     return {key: figures[key] for key in (*keys, "first_error") if key in figures}
 
 

@@ -48,11 +48,26 @@ def running_server(
 ) -> Iterator[Server]:
     """Start the server, wait until /healthz answers, and always stop it on the way out."""
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "loyalty_engine.app:app_from_env", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-               "--no-access-log"]  # fmt: skip
-    env = {**os.environ, "DATABASE_URL": database_url,
-           "LOYALTY_SERVE_WORKER": "0", "LOYALTY_SERVE_SCHEDULER": "0"}  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "loyalty_engine.app:app_from_env",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOYALTY_SERVE_WORKER": "0",
+        "LOYALTY_SERVE_SCHEDULER": "0",
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

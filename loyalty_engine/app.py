@@ -45,10 +45,15 @@ from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
 log = logging.getLogger(__name__)
 
 
-def build_runtime(settings: Settings, *, clock: Clock, billing: BillingGateway, mailer: Mailer) -> Runtime:
+def build_runtime(
+    settings: Settings, *, clock: Clock, billing: BillingGateway, mailer: Mailer
+) -> Runtime:
     """Engine, registries and gateways: everything a process needs, API or not."""
-    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-                         pool_size=settings.db_pool_size)  # fmt: skip
+    engine = make_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.db_pool_size,
+    )
     runtime = Runtime(settings=settings, engine=engine, clock=clock)
     runtime.reactors.register(TraitReactor(), TraitReactor.event_types)
     register_billing_deliveries(runtime.deliveries, billing)
@@ -90,8 +95,12 @@ def create_app(
             background.stop()
 
     # FastAPIOffline serves the /docs and /redoc assets itself: no CDN, nothing fetched at run time.
-    app = FastAPIOffline(title="Loyalty engine", version=__version__, lifespan=lifespan,
-                         description="Loyalty and referral program engine for B2B SaaS.")  # fmt: skip
+    app = FastAPIOffline(
+        title="Loyalty engine",
+        version=__version__,
+        lifespan=lifespan,
+        description="Loyalty and referral program engine for B2B SaaS.",
+    )
     app.state.runtime = runtime
     for module in (auth_routes, customer_routes, event_routes, outbox_routes):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
@@ -114,12 +123,18 @@ class _Background:
         self.threads: list[threading.Thread] = []
         if worker:
             target = OutboxWorker(runtime).run_forever
-            self.threads.append(threading.Thread(target=target, args=(self.stop_event,),
-                                                 name="outbox-worker", daemon=True))  # fmt: skip
+            self.threads.append(
+                threading.Thread(
+                    target=target, args=(self.stop_event,), name="outbox-worker", daemon=True
+                )
+            )
         if scheduler:
             target = SchedulerService(runtime, CORE_JOBS).run_forever
-            self.threads.append(threading.Thread(target=target, args=(self.stop_event,),
-                                                 name="scheduler", daemon=True))  # fmt: skip
+            self.threads.append(
+                threading.Thread(
+                    target=target, args=(self.stop_event,), name="scheduler", daemon=True
+                )
+            )
 
     def start(self) -> None:
         for thread in self.threads:
@@ -147,12 +162,16 @@ def _add_probes(app: FastAPI, runtime: Runtime) -> None:
             checks["database"] = "ok"
             current = migrations.current_revision(runtime.engine)
             head = migrations.head_revision(runtime.engine)
-            checks["migrations"] = "ok" if current == head else f"at {current or 'none'}, expected {head}"
+            checks["migrations"] = (
+                "ok" if current == head else f"at {current or 'none'}, expected {head}"
+            )
         except Exception as exc:  # readiness reports any failure instead of raising it
             checks["database"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values()) and len(checks) == 2
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                            status_code=200 if ready else 503)  # fmt: skip
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/metrics", tags=["probes"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
@@ -172,8 +191,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
         if any(e["type"] == "json_invalid" for e in errs):
-            body = {"code": "malformed_json", "message": "the request body is not valid JSON",
-                    "details": [{"path": "$", "message": str(errs[0].get("ctx", {}).get("error", ""))}]}
+            body = {
+                "code": "malformed_json",
+                "message": "the request body is not valid JSON",
+                "details": [{"path": "$", "message": str(errs[0].get("ctx", {}).get("error", ""))}],
+            }
             return JSONResponse({"error": body}, status_code=400)
         details = [{"path": _where(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errs]
         message = "; ".join(f"{d['path']}: {d['message']}" for d in details[:5])
@@ -189,7 +211,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = {"code": "internal_error", "message": "internal error; it has been logged", "details": None}
+        body = {
+            "code": "internal_error",
+            "message": "internal error; it has been logged",
+            "details": None,
+        }
         return JSONResponse({"error": body}, status_code=500)
 
 
@@ -203,8 +229,9 @@ def _where(loc: tuple[Any, ...]) -> str:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes)  # fmt: skip
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     batch = EventBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(batch.pop("$defs", {}))
@@ -222,7 +249,10 @@ def app_from_env() -> FastAPI:
     from loyalty_engine.messaging.memory import InMemoryMailer
 
     return create_app(
-        Settings(), clock=SystemClock(), billing=InMemoryBillingGateway(), mailer=InMemoryMailer(),
+        Settings(),
+        clock=SystemClock(),
+        billing=InMemoryBillingGateway(),
+        mailer=InMemoryMailer(),
         run_worker=os.environ.get("LOYALTY_SERVE_WORKER", "1") == "1",
         run_scheduler=os.environ.get("LOYALTY_SERVE_SCHEDULER", "1") == "1",
-    )  # fmt: skip
+    )

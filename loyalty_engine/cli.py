@@ -23,11 +23,15 @@ from loyalty_engine.config import Settings
 from loyalty_engine.db import make_engine, session_scope
 from loyalty_engine.errors import LoyaltyError
 
-app = typer.Typer(help="Loyalty engine: loyalty and referral programs for B2B SaaS.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
+app = typer.Typer(
+    help="Loyalty engine: loyalty and referral programs for B2B SaaS.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
-outbox_app = typer.Typer(help="The outbox of side effects: list, retry dead messages.",
-                         no_args_is_help=True)  # fmt: skip
+outbox_app = typer.Typer(
+    help="The outbox of side effects: list, retry dead messages.", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
 err = Console(stderr=True, soft_wrap=True)  # never wrap an error line in two
@@ -63,8 +67,9 @@ def _session(settings: Settings, *, write: bool) -> Iterator[Session]:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -82,9 +87,15 @@ def serve(
     _require_migrated(settings)
     os.environ["LOYALTY_SERVE_WORKER"] = "1" if with_worker else "0"
     os.environ["LOYALTY_SERVE_SCHEDULER"] = "1" if with_scheduler else "0"
-    uvicorn.run("loyalty_engine.app:app_from_env", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, log_level=settings.log_level,
-                access_log=False)  # fmt: skip
+    uvicorn.run(
+        "loyalty_engine.app:app_from_env",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 def _run_until_signal(target: object) -> None:
@@ -100,8 +111,9 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
     from loyalty_engine.clock import SystemClock
     from loyalty_engine.messaging.memory import InMemoryMailer
 
-    runtime = build_runtime(settings, clock=SystemClock(), billing=InMemoryBillingGateway(),
-                            mailer=InMemoryMailer())  # fmt: skip
+    runtime = build_runtime(
+        settings, clock=SystemClock(), billing=InMemoryBillingGateway(), mailer=InMemoryMailer()
+    )
     prepare(runtime)
     return runtime
 
@@ -186,13 +198,21 @@ def keys_list(
         rows = auth.list_api_keys(session, include_revoked=all_)
     table = Table("id", "prefix", "role", "name", "created", "revoked")
     for r in rows:
-        table.add_row(str(r.id), r.prefix, r.role, r.name, r.created_at.isoformat(timespec="seconds"),
-                      r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "")  # fmt: skip
+        table.add_row(
+            str(r.id),
+            r.prefix,
+            r.role,
+            r.name,
+            r.created_at.isoformat(timespec="seconds"),
+            r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "",
+        )
     Console(width=160).print(table)
 
 
 @keys_app.command("revoke")
-def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix (lk_...).")]) -> None:
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix (lk_...).")],
+) -> None:
     """Revoke an API key: it stops working at once."""
     from loyalty_engine.clock import SystemClock
 
@@ -219,18 +239,31 @@ def outbox_list(
     settings = _settings()
     _require_migrated(settings)
     with _session(settings, write=False) as session:
-        rows, _ = service.list_messages(session, status=OutboxStatus(status) if status else None,
-                                        kind=None, cursor=None, limit=limit)  # fmt: skip
+        rows, _ = service.list_messages(
+            session,
+            status=OutboxStatus(status) if status else None,
+            kind=None,
+            cursor=None,
+            limit=limit,
+        )
     table = Table("id", "kind", "status", "attempts", "next attempt", "last error")
     for r in rows:
-        table.add_row(str(r.id), r.kind, r.status, str(r.attempts),
-                      r.next_attempt_at.isoformat(timespec="seconds"), (r.last_error or "")[:60])  # fmt: skip
+        table.add_row(
+            str(r.id),
+            r.kind,
+            r.status,
+            str(r.attempts),
+            r.next_attempt_at.isoformat(timespec="seconds"),
+            (r.last_error or "")[:60],
+        )
     Console(width=160).print(table)
 
 
 @outbox_app.command("retry")
 def outbox_retry(
-    ids: Annotated[list[int] | None, typer.Argument(help="Message ids; all dead ones with --all.")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Message ids; all dead ones with --all.")
+    ] = None,
     all_dead: Annotated[bool, typer.Option("--all", help="Retry every dead message.")] = False,
 ) -> None:
     """Put dead-lettered messages back in the queue with a fresh attempt count."""
@@ -243,13 +276,16 @@ def outbox_retry(
     settings = _settings()
     _require_migrated(settings)
     with _session(settings, write=True) as session:
-        count = service.retry_dead(session, message_ids=None if all_dead else ids,
-                                   now=SystemClock().now())  # fmt: skip
+        count = service.retry_dead(
+            session, message_ids=None if all_dead else ids, now=SystemClock().now()
+        )
     typer.echo(f"Requeued {count} dead message(s).")
 
 
-BENCH_DATABASE_HELP = ("A PostgreSQL server to run on (scratch databases are created there, then "
-                       "dropped); by default SQLite in a temporary folder.")  # fmt: skip
+BENCH_DATABASE_HELP = (
+    "A PostgreSQL server to run on (scratch databases are created there, then "
+    "dropped); by default SQLite in a temporary folder."
+)
 
 
 @app.command()
@@ -257,15 +293,22 @@ def bench(
     scenario: Annotated[str, typer.Argument(help="Scenario to run: ingest.")] = "ingest",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option(min=1000, help="Events in the batch phase.")] = 100_000,
-    singles: Annotated[int, typer.Option(min=100, help="Requests in the single-event phase.")] = 5_000,
+    singles: Annotated[
+        int, typer.Option(min=100, help="Requests in the single-event phase.")
+    ] = 5_000,
     database_url: Annotated[str | None, typer.Option(help=BENCH_DATABASE_HELP)] = None,
 ) -> None:
     """Measure a scenario against its physical baseline (see benchmarks/)."""
     from benchmarks import run_scenario
 
     try:
-        report = run_scenario(scenario, events=events, singles=singles, show_progress=not as_json,
-                              database_url=database_url)  # fmt: skip
+        report = run_scenario(
+            scenario,
+            events=events,
+            singles=singles,
+            show_progress=not as_json,
+            database_url=database_url,
+        )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

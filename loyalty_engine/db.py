@@ -9,8 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, Integer, Table, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    Table,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -92,7 +101,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers start with BEGIN IMMEDIATE: they take SQLite's single write lock up front and
-        # queue on busy_timeout, instead of failing with SQLITE_BUSY when a read upgrades to a write.
+        # queue on busy_timeout, instead of failing with SQLITE_BUSY when a read upgrades.
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
@@ -149,5 +158,9 @@ def insert_ignore(table: Table, dialect_name: str) -> Insert:
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
     return bind.dialect.name == "sqlite"

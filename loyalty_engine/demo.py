@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.progress import Progress
 from sqlalchemy import select
+from sqlmodel import col
 
 from loyalty_engine.auth import service as auth
 from loyalty_engine.auth.models import Role
@@ -26,22 +27,73 @@ from loyalty_engine.events.service import IngestLimits, ingest
 from loyalty_engine.runtime import Runtime
 
 PLANS = {  # plan: (monthly price per seat in cents, seat range)
-    "starter": (1_500, (1, 5)), "growth": (3_000, (5, 40)),
-    "scale": (4_500, (25, 150)), "enterprise": (6_000, (100, 800)),
-}  # fmt: skip
+    "starter": (1_500, (1, 5)),
+    "growth": (3_000, (5, 40)),
+    "scale": (4_500, (25, 150)),
+    "enterprise": (6_000, (100, 800)),
+}
 PLAN_WEIGHTS = {"starter": 40, "growth": 35, "scale": 17, "enterprise": 8}
 ROLES = {"admin": 30, "manager": 30, "member": 30, "billing_owner": 10}
-INDUSTRIES = ["fintech", "healthcare", "retail", "education", "logistics", "media",
-              "manufacturing", "software"]  # fmt: skip
-PLACES = [("US", "America/New_York", "usd"), ("US", "America/Los_Angeles", "usd"),
-          ("CA", "America/Toronto", "usd"), ("GB", "Europe/London", "gbp"),
-          ("DE", "Europe/Berlin", "eur"), ("FR", "Europe/Paris", "eur"),
-          ("NL", "Europe/Amsterdam", "eur"), ("AU", "Australia/Sydney", "usd"),
-          ("IN", "Asia/Kolkata", "usd"), ("BR", "America/Sao_Paulo", "usd")]  # fmt: skip
-FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
-         "Edsger", "Radia", "Tim", "Hedy", "Guido", "Katherine", "Donald", "Sophie", "John"]  # fmt: skip
-LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
-        "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Lamarr", "van Rossum", "Johnson", "Knuth"]  # fmt: skip
+INDUSTRIES = [
+    "fintech",
+    "healthcare",
+    "retail",
+    "education",
+    "logistics",
+    "media",
+    "manufacturing",
+    "software",
+]
+PLACES = [
+    ("US", "America/New_York", "usd"),
+    ("US", "America/Los_Angeles", "usd"),
+    ("CA", "America/Toronto", "usd"),
+    ("GB", "Europe/London", "gbp"),
+    ("DE", "Europe/Berlin", "eur"),
+    ("FR", "Europe/Paris", "eur"),
+    ("NL", "Europe/Amsterdam", "eur"),
+    ("AU", "Australia/Sydney", "usd"),
+    ("IN", "Asia/Kolkata", "usd"),
+    ("BR", "America/Sao_Paulo", "usd"),
+]
+FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Guido",
+    "Katherine",
+    "Donald",
+    "Sophie",
+    "John",
+]
+LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "van Rossum",
+    "Johnson",
+    "Knuth",
+]
 COMPANY_A = ["Blue", "North", "Bright", "Iron", "Swift", "Green", "Silver", "True", "Open", "Deep"]
 COMPANY_B = ["Harbor", "Peak", "Labs", "Works", "Systems", "Analytics", "Cloud", "Logic", "Data"]
 FEATURES = ["dashboards", "reports", "api", "integrations", "automations", "exports", "sso"]
@@ -69,7 +121,9 @@ class _Story:
 def load_demo(runtime: Runtime, *, customers: int, months: int, seed: int) -> DemoOutcome:
     now = runtime.clock.now().replace(microsecond=0)
     with session_scope(runtime.engine, write=False) as session:
-        first = session.execute(select(Customer.id).where(Customer.external_id == f"{DEMO_PREFIX}0001"))
+        first = session.execute(
+            select(col(Customer.id)).where(col(Customer.external_id) == f"{DEMO_PREFIX}0001")
+        )
         if first.first() is not None:
             return DemoOutcome("demo data already loaded: nothing to do")
     rng = random.Random(seed)
@@ -81,14 +135,24 @@ def load_demo(runtime: Runtime, *, customers: int, months: int, seed: int) -> De
         for chunk in _chunks(stories, 50):
             with session_scope(runtime.engine, write=True) as session:
                 for story in chunk:
-                    upsert_customer(session, external_id=story.external_id,
-                                    changes=CustomerUpsert.model_validate(story.traits), now=now)  # fmt: skip
-                events = [(i, EventIn.model_validate(e)) for s in chunk for i, e in enumerate(s.events)]
+                    upsert_customer(
+                        session,
+                        external_id=story.external_id,
+                        changes=CustomerUpsert.model_validate(story.traits),
+                        now=now,
+                    )
+                events = [
+                    (i, EventIn.model_validate(e)) for s in chunk for i, e in enumerate(s.events)
+                ]
                 ingest(session, events=events, reactors=runtime.reactors, limits=limits, now=now)
             progress.advance(task, len(chunk) + sum(len(s.events) for s in chunk))
     key = _demo_key(runtime, now)
-    return DemoOutcome(f"loaded {len(stories)} demo customers and {total} events over {months} months",
-                       admin_key=key, customers=len(stories), events=total)  # fmt: skip
+    return DemoOutcome(
+        f"loaded {len(stories)} demo customers and {total} events over {months} months",
+        admin_key=key,
+        customers=len(stories),
+        events=total,
+    )
 
 
 def _demo_key(runtime: Runtime, now: datetime) -> str:
@@ -117,7 +181,9 @@ def _story(rng: random.Random, n: int, now: datetime, months: int) -> _Story:
     domain = company.lower().replace(" ", "") + ".example"
     # A third of the customers signed up before the window (they renew during it).
     history_days = months * 30
-    age_days = rng.randint(5, history_days) if rng.random() < 0.67 else rng.randint(history_days, 900)
+    age_days = (
+        rng.randint(5, history_days) if rng.random() < 0.67 else rng.randint(history_days, 900)
+    )
     signup_at = now - timedelta(days=age_days, hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
     trial_days = rng.choice([0, 7, 14])
     subscribed_at = signup_at + timedelta(days=trial_days)
@@ -125,21 +191,32 @@ def _story(rng: random.Random, n: int, now: datetime, months: int) -> _Story:
     renewal_on = _next_anniversary(subscribed_at.date(), now.date()) if converted else None
     traits: dict[str, Any] = {
         "email": f"{first.lower()}.{last.lower().replace(' ', '')}@{domain}",
-        "name": f"{first} {last}", "company": company, "plan": plan, "seats": seats,
-        "mrr_minor": price * seats if converted else 0, "currency": currency,
-        "role": _pick(rng, ROLES), "industry": rng.choice(INDUSTRIES), "country": country,
-        "timezone": tz, "signup_at": signup_at.isoformat(),
+        "name": f"{first} {last}",
+        "company": company,
+        "plan": plan,
+        "seats": seats,
+        "mrr_minor": price * seats if converted else 0,
+        "currency": currency,
+        "role": _pick(rng, ROLES),
+        "industry": rng.choice(INDUSTRIES),
+        "country": country,
+        "timezone": tz,
+        "signup_at": signup_at.isoformat(),
         "lifecycle_stage": _stage(age_days, converted),
-        "custom_traits": {"acquisition_channel": rng.choice(["organic", "paid", "partner", "referral"]),
-                          "employees": rng.choice([10, 50, 200, 1000, 5000])},
-    }  # fmt: skip
+        "custom_traits": {
+            "acquisition_channel": rng.choice(["organic", "paid", "partner", "referral"]),
+            "employees": rng.choice([10, 50, 200, 1000, 5000]),
+        },
+    }
     if converted:
         traits["subscription_started_at"] = subscribed_at.isoformat()
         traits["renewal_on"] = renewal_on.isoformat() if renewal_on else None
         traits["billing_customer_id"] = f"cus_demo{n:04d}"
     story = _Story(external_id, traits)
     window_start = now - timedelta(days=history_days)
-    _events(rng, story, signup_at, subscribed_at if converted else None, window_start, now, plan, seats)
+    _events(
+        rng, story, signup_at, subscribed_at if converted else None, window_start, now, plan, seats
+    )
     return story
 
 
@@ -152,39 +229,71 @@ def _stage(age_days: int, converted: bool) -> str:
 
 
 def _next_anniversary(start: date, today: date) -> date:
-    years = max(1, today.year - start.year + (1 if (today.month, today.day) >= (start.month, start.day) else 0))
+    years = max(
+        1,
+        today.year
+        - start.year
+        + (1 if (today.month, today.day) >= (start.month, start.day) else 0),
+    )
     try:
         return start.replace(year=start.year + years)
     except ValueError:  # 29 February
         return start.replace(year=start.year + years, day=28)
 
 
-def _events(rng: random.Random, story: _Story, signup_at: datetime, subscribed_at: datetime | None,
-            window_start: datetime, now: datetime, plan: str, seats: int) -> None:  # fmt: skip
+def _events(
+    rng: random.Random,
+    story: _Story,
+    signup_at: datetime,
+    subscribed_at: datetime | None,
+    window_start: datetime,
+    now: datetime,
+    plan: str,
+    seats: int,
+) -> None:
     def add(kind: str, at: datetime, **properties: Any) -> None:
         if window_start <= at <= now:
             key = f"{story.external_id}:{kind}:{len(story.events)}"
-            story.events.append({"type": kind, "customer_id": story.external_id, "source": "demo",
-                                 "occurred_at": at.isoformat(), "properties": properties,
-                                 "idempotency_key": key})  # fmt: skip
+            story.events.append(
+                {
+                    "type": kind,
+                    "customer_id": story.external_id,
+                    "source": "demo",
+                    "occurred_at": at.isoformat(),
+                    "properties": properties,
+                    "idempotency_key": key,
+                }
+            )
 
     add("signed_up", signup_at, channel=story.traits["custom_traits"]["acquisition_channel"])
     engaged = rng.random()
     for step_no, step in enumerate(ONBOARDING_STEPS):
         if rng.random() < 0.55 + engaged * 0.45:
-            add("onboarding_step_completed", signup_at + timedelta(hours=2 + step_no * rng.randint(3, 30)),
-                step=step)  # fmt: skip
+            add(
+                "onboarding_step_completed",
+                signup_at + timedelta(hours=2 + step_no * rng.randint(3, 30)),
+                step=step,
+            )
     if subscribed_at is None:
         return
     add("subscription_started", subscribed_at, plan=plan)
     price = PLANS[plan][0]
     day = max(subscribed_at, window_start)
     while day <= now:
-        add("invoice_paid", day + timedelta(hours=1), amount_minor=price * seats,
-            currency=story.traits["currency"], period="month")  # fmt: skip
+        add(
+            "invoice_paid",
+            day + timedelta(hours=1),
+            amount_minor=price * seats,
+            currency=story.traits["currency"],
+            period="month",
+        )
         for _ in range(int(2 + engaged * 10)):
             at = day + timedelta(days=rng.uniform(0, 29))
-            add("feature_used", at, feature=rng.choice(FEATURES if engaged < 0.6 else MAIN_FEATURES + FEATURES))
+            add(
+                "feature_used",
+                at,
+                feature=rng.choice(FEATURES if engaged < 0.6 else MAIN_FEATURES + FEATURES),
+            )
         if (day - subscribed_at).days >= 360 and (day - subscribed_at).days % 365 < 30:
             add("renewed", day + timedelta(hours=2), term="annual")
         if rng.random() < 0.04 and plan != "enterprise":

@@ -57,9 +57,14 @@ class ErrorEnvelope(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Malformed request", 401: "Missing or invalid credentials", 403: "Not permitted",
-    404: "Not found", 409: "Conflict", 413: "Payload too large", 422: "Invalid payload",
-}  # fmt: skip
+    400: "Malformed request",
+    401: "Missing or invalid credentials",
+    403: "Not permitted",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Invalid payload",
+}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -48,7 +48,9 @@ class AdvisoryLock:
 
     def try_acquire(self) -> bool:
         conn = self.engine.connect()
-        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar())
+        got = bool(
+            conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        )
         conn.commit()
         if got:
             self._conn = conn

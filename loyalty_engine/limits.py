@@ -50,12 +50,20 @@ class BodySizeLimit:
                 return messages
 
     async def _refuse(self, send: Any) -> None:
-        error = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes",
-                                details={"max_bytes": self.max_bytes})  # fmt: skip
+        error = PayloadTooLarge(
+            f"request body exceeds {self.max_bytes} bytes", details={"max_bytes": self.max_bytes}
+        )
         body = orjson.dumps(error.envelope())
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -8,17 +8,22 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
-    "loyalty_http_requests_total", "HTTP requests by route template and status",
+    "loyalty_http_requests_total",
+    "HTTP requests by route template and status",
     ["method", "route", "status"],
-)  # fmt: skip
+)
 HTTP_LATENCY = Histogram(
-    "loyalty_http_request_seconds", "HTTP request latency by route template", ["method", "route"],
+    "loyalty_http_request_seconds",
+    "HTTP request latency by route template",
+    ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)  # fmt: skip
+)
 EVENTS_INGESTED = Counter("loyalty_events_ingested_total", "Events by ingest outcome", ["outcome"])
 OUTBOX_DELIVERIES = Counter(
-    "loyalty_outbox_deliveries_total", "Outbox delivery attempts by kind and outcome", ["kind", "outcome"]
-)  # fmt: skip
+    "loyalty_outbox_deliveries_total",
+    "Outbox delivery attempts by kind and outcome",
+    ["kind", "outcome"],
+)
 OUTBOX_MESSAGES = Gauge("loyalty_outbox_messages", "Outbox messages by status", ["status"])
 SCHEDULER_LEADER = Gauge("loyalty_scheduler_leader", "1 while this process is the scheduler leader")
 

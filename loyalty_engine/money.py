@@ -18,7 +18,7 @@ def normalize_currency(code: str) -> str:
 
 
 def apply_bps_floor(amount_minor: int, bps: int) -> int:
-    """`amount × bps / 10 000`, rounded down (discounts and earned points never round up)."""
+    """`amount * bps / 10 000`, rounded down (discounts and earned points never round up)."""
     _require_int(amount_minor, "amount_minor")
     _require_int(bps, "bps")
     return (amount_minor * bps) // BPS_DENOMINATOR

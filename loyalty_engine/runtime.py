@@ -33,5 +33,7 @@ def install(runtime: Runtime) -> None:
 
 def current() -> Runtime:
     if _current is None:
-        raise RuntimeError("no runtime installed: jobs run inside `loyalty serve` or `loyalty scheduler`")
+        raise RuntimeError(
+            "no runtime installed: jobs run inside `loyalty serve` or `loyalty scheduler`"
+        )
     return _current

@@ -102,8 +102,9 @@ class SchedulerService:
         self._record_leader()
         scheduler = build_scheduler(self.runtime)
         for job in self.jobs:
-            scheduler.add_job(job.func, "interval", seconds=job.seconds, id=job.id,
-                              replace_existing=True)  # fmt: skip
+            scheduler.add_job(
+                job.func, "interval", seconds=job.seconds, id=job.id, replace_existing=True
+            )
         scheduler.start()
         self.scheduler = scheduler  # only a started scheduler is shut down when stepping down
         self.leading.set()
@@ -122,17 +123,25 @@ class SchedulerService:
         now = self.runtime.clock.now()
         with session_scope(self.runtime.engine, write=True) as session:
             dialect = session.get_bind().dialect.name
-            session.execute(insert_ignore(LEADER, dialect).values(
-                id=1, holder=self.holder, acquired_at=now, heartbeat_at=now))  # fmt: skip
-            session.execute(update(LEADER).where(LEADER.c.id == 1).values(
-                holder=self.holder, acquired_at=now, heartbeat_at=now))  # fmt: skip
+            session.execute(
+                insert_ignore(LEADER, dialect).values(
+                    id=1, holder=self.holder, acquired_at=now, heartbeat_at=now
+                )
+            )
+            session.execute(
+                update(LEADER)
+                .where(LEADER.c.id == 1)
+                .values(holder=self.holder, acquired_at=now, heartbeat_at=now)
+            )
 
 
 def heartbeat() -> None:
     """Job: the leader notes that it is alive (read by /readyz and `loyalty status`)."""
     runtime = current()
     with session_scope(runtime.engine, write=True) as session:
-        session.execute(update(LEADER).where(LEADER.c.id == 1).values(heartbeat_at=runtime.clock.now()))
+        session.execute(
+            update(LEADER).where(LEADER.c.id == 1).values(heartbeat_at=runtime.clock.now())
+        )
 
 
 CORE_JOBS: list[JobSpec] = [

@@ -10,5 +10,12 @@ from loyalty_engine.outbox.models import OutboxMessage
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiKey", "Customer", "Event", "InstanceSecret", "OutboxMessage", "SchedulerLeader",
-           "metadata"]  # fmt: skip
+__all__ = [
+    "ApiKey",
+    "Customer",
+    "Event",
+    "InstanceSecret",
+    "OutboxMessage",
+    "SchedulerLeader",
+    "metadata",
+]

@@ -131,8 +131,9 @@ def mailer() -> InMemoryMailer:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, billing: InMemoryBillingGateway,
-        mailer: InMemoryMailer) -> Iterator[FastAPI]:  # fmt: skip
+def app(
+    settings: Settings, clock: FrozenClock, billing: InMemoryBillingGateway, mailer: InMemoryMailer
+) -> Iterator[FastAPI]:
     application = create_app(settings, clock=clock, billing=billing, mailer=mailer)
     yield application
     application.state.runtime.engine.dispose()
@@ -217,8 +218,15 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
 # --- a real browser: Debian's Chromium driven by Playwright (no browser download) ---
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")

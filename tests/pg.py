@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def find_bin_dir() -> Path | None:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True) + ["/usr/local/bin"]
+    candidates = [*sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True), "/usr/local/bin"]
     for folder in candidates:
         if Path(folder, "initdb").exists() and Path(folder, "pg_ctl").exists():
             return Path(folder)
@@ -46,20 +46,52 @@ class PostgresServer:
     def start(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             initdb = str(self.bin_dir / "initdb")
-            subprocess.run(self._cmd(initdb, "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
-                                     "-E", "UTF8", "--no-sync"),
-                           check=True, capture_output=True)  # fmt: skip
-        options = (f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=300 -c shared_buffers=128MB")  # fmt: skip
-        subprocess.run(self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
-                                 "-l", str(self.data_dir.parent / "server.log"), "-w", "-t", "60",
-                                 "start"),
-                       check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                self._cmd(
+                    initdb,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ),
+                check=True,
+                capture_output=True,
+            )
+        options = (
+            f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300 -c shared_buffers=128MB"
+        )
+        subprocess.run(
+            self._cmd(
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.data_dir.parent / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
-        subprocess.run(self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
-                                 "-w", "stop"), capture_output=True)  # fmt: skip
+        subprocess.run(
+            self._cmd(
+                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"
+            ),
+            capture_output=True,
+        )
 
 
 def start_server() -> PostgresServer:

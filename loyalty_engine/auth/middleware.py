@@ -39,8 +39,9 @@ class AuthenticationMiddleware:
     def _authenticate(self, credential: str) -> Principal:
         runtime = self.runtime
         with session_scope(runtime.engine, write=False) as session:
-            return authenticate(session, credential=credential, secret=runtime.secret_key,
-                                now=runtime.clock.now())  # fmt: skip
+            return authenticate(
+                session, credential=credential, secret=runtime.secret_key, now=runtime.clock.now()
+            )
 
 
 def _protected(path: str) -> bool:
@@ -48,7 +49,8 @@ def _protected(path: str) -> bool:
 
 
 def _bearer(scope: Any) -> str:
-    header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1").strip()
+    raw: bytes = dict(scope["headers"]).get(b"authorization", b"")
+    header = raw.decode("latin-1").strip()
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
         raise MissingCredentials("send `Authorization: Bearer <API key or customer token>`")
@@ -57,7 +59,10 @@ def _bearer(scope: Any) -> str:
 
 async def _refuse(send: Any, error: LoyaltyError) -> None:
     body = orjson.dumps(error.envelope())
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"www-authenticate", b"Bearer")]  # fmt: skip
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"www-authenticate", b"Bearer"),
+    ]
     await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})

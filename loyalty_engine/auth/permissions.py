@@ -29,10 +29,18 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 # Routes outside /v1 that need no credentials.
-PUBLIC_PATHS = frozenset({
-    "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-    "/static-offline-docs",
-})  # fmt: skip
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/static-offline-docs",
+    }
+)
 
 
 def allowed(method: str, path: str) -> frozenset[str]:

@@ -25,8 +25,12 @@ router = APIRouter(prefix="/v1", tags=["auth"])
 
 @router.get("/auth/whoami", response_model=WhoAmI, responses=errors())
 def whoami(principal: PrincipalDep) -> WhoAmI:
-    return WhoAmI(kind=principal.kind, role=principal.role, api_key_prefix=principal.api_key_prefix,
-                  customer_id=principal.customer_external_id)  # fmt: skip
+    return WhoAmI(
+        kind=principal.kind,
+        role=principal.role,
+        api_key_prefix=principal.api_key_prefix,
+        customer_id=principal.customer_external_id,
+    )
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead], responses=errors())
@@ -52,24 +56,37 @@ def revoke_api_key(key_id: str, uow: UnitOfWorkDep, now: NowDep) -> ApiKeyRead:
 
 
 @router.post(
-    "/customers/{external_id}/tokens", response_model=CustomerTokenRead, status_code=201,
+    "/customers/{external_id}/tokens",
+    response_model=CustomerTokenRead,
+    status_code=201,
     responses=errors(404, 422),
-)  # fmt: skip
+)
 def create_customer_token(
-    external_id: str, uow: UnitOfWorkDep, runtime: RuntimeDep, now: NowDep,
+    external_id: str,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    now: NowDep,
     body: CustomerTokenCreate | None = Body(default=None),
-) -> CustomerTokenRead:  # fmt: skip
+) -> CustomerTokenRead:
     """A short-lived token that reads and acts for this one customer (for the portal)."""
     settings = runtime.settings
-    ttl = (body.ttl_seconds if body and body.ttl_seconds else None) or settings.customer_token_ttl_seconds
+    ttl = (
+        body.ttl_seconds if body and body.ttl_seconds else None
+    ) or settings.customer_token_ttl_seconds
     if ttl > settings.customer_token_max_ttl_seconds:
         raise ValidationFailed(
             "ttl_seconds too long",
-            details=[problem("$.ttl_seconds",
-                             f"at most {settings.customer_token_max_ttl_seconds} seconds", "too_large")],
-        )  # fmt: skip
+            details=[
+                problem(
+                    "$.ttl_seconds",
+                    f"at most {settings.customer_token_max_ttl_seconds} seconds",
+                    "too_large",
+                )
+            ],
+        )
     with uow() as session:
         customer = customers.get_customer(session, external_id=external_id)
-    token, expires_at = service.issue_customer_token(secret=runtime.secret_key, customer=customer,
-                                                     now=now, ttl=timedelta(seconds=ttl))  # fmt: skip
+    token, expires_at = service.issue_customer_token(
+        secret=runtime.secret_key, customer=customer, now=now, ttl=timedelta(seconds=ttl)
+    )
     return CustomerTokenRead(token=token, customer_id=customer.external_id, expires_at=expires_at)

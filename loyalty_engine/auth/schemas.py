@@ -35,7 +35,9 @@ class ApiKeyCreated(ApiKeyRead):
 class CustomerTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ttl_seconds: int | None = Field(default=None, ge=30, description="Defaults to the configured TTL.")
+    ttl_seconds: int | None = Field(
+        default=None, ge=30, description="Defaults to the configured TTL."
+    )
 
 
 class CustomerTokenRead(BaseModel):

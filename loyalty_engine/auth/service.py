@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from loyalty_engine.auth.errors import ApiKeyAlreadyRevoked, ApiKeyNotFound, InvalidCredentials
 from loyalty_engine.auth.keys import generate_key, matches, prefix_of
@@ -27,8 +28,13 @@ TOKEN_SECRET = "customer_token_secret"
 def create_api_key(session: Session, *, name: str, role: Role, now: datetime) -> tuple[ApiKey, str]:
     """A new key; the whole key is returned once and never stored."""
     material = generate_key()
-    row = ApiKey(name=name, role=role, prefix=material.prefix, secret_hash=material.secret_hash,
-                 created_at=now)  # fmt: skip
+    row = ApiKey(
+        name=name,
+        role=role,
+        prefix=material.prefix,
+        secret_hash=material.secret_hash,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row, material.key
@@ -43,31 +49,34 @@ def list_api_keys(session: Session, *, include_revoked: bool) -> list[ApiKey]:
 
 def revoke_api_key(session: Session, *, key: str, now: datetime) -> ApiKey:
     """Revoke by id or by prefix (`lk_1a2b3c4d`)."""
-    column = ApiKey.id if key.isdigit() else ApiKey.prefix
-    value: int | str = int(key) if key.isdigit() else key
-    row = session.execute(select(ApiKey).where(column == value).with_for_update()).scalar_one_or_none()
+    matches_key = col(ApiKey.id) == int(key) if key.isdigit() else col(ApiKey.prefix) == key
+    row = session.execute(select(ApiKey).where(matches_key).with_for_update()).scalar_one_or_none()
     if row is None:
         raise ApiKeyNotFound(f"no API key {key!r}")
     if row.revoked_at is not None:
-        raise ApiKeyAlreadyRevoked(f"API key {row.prefix} was revoked at {row.revoked_at.isoformat()}")
+        raise ApiKeyAlreadyRevoked(
+            f"API key {row.prefix} was revoked at {row.revoked_at.isoformat()}"
+        )
     row.revoked_at = now
     session.flush()
     return row
 
 
 def authenticate(session: Session, *, credential: str, secret: str, now: datetime) -> Principal:
-    """The principal behind a bearer credential, or InvalidCredentials (never says which part failed)."""
+    """The principal behind a bearer credential, or InvalidCredentials (never saying why)."""
     if looks_like_token(credential):
         return _customer_principal(session, credential, secret, now)
     prefix = prefix_of(credential)
     if prefix is None:
         raise InvalidCredentials("invalid API key or token")
     row = session.execute(
-        select(ApiKey.__table__).where(ApiKey.prefix == prefix)  # type: ignore[attr-defined]
+        select(ApiKey.__table__).where(col(ApiKey.prefix) == prefix)  # type: ignore[attr-defined]
     ).first()
     if row is None or row.revoked_at is not None or not matches(credential, row.secret_hash):
         raise InvalidCredentials("invalid API key or token")
-    return Principal(kind="api_key", role=Role(row.role), api_key_id=row.id, api_key_prefix=row.prefix)
+    return Principal(
+        kind="api_key", role=Role(row.role), api_key_id=row.id, api_key_prefix=row.prefix
+    )
 
 
 def _customer_principal(session: Session, token: str, secret: str, now: datetime) -> Principal:
@@ -76,21 +85,31 @@ def _customer_principal(session: Session, token: str, secret: str, now: datetime
     except InvalidToken as exc:
         raise InvalidCredentials("invalid or expired customer token") from exc
     exists = session.execute(
-        select(Customer.id).where(Customer.id == claims.customer_id,  # type: ignore[arg-type]
-                                  Customer.external_id == claims.customer_external_id)
-    ).first()  # fmt: skip
+        select(col(Customer.id)).where(
+            col(Customer.id) == claims.customer_id,
+            col(Customer.external_id) == claims.customer_external_id,
+        )
+    ).first()
     if exists is None:
         raise InvalidCredentials("invalid or expired customer token")
-    return Principal(kind=CUSTOMER, customer_id=claims.customer_id,
-                     customer_external_id=claims.customer_external_id)  # fmt: skip
+    return Principal(
+        kind=CUSTOMER,
+        customer_id=claims.customer_id,
+        customer_external_id=claims.customer_external_id,
+    )
 
 
 def issue_customer_token(
     *, secret: str, customer: Customer, now: datetime, ttl: timedelta
 ) -> tuple[str, datetime]:
     assert customer.id is not None
-    return mint_customer_token(secret=secret, customer_external_id=customer.external_id,
-                               customer_id=customer.id, now=now, ttl=ttl)  # fmt: skip
+    return mint_customer_token(
+        secret=secret,
+        customer_external_id=customer.external_id,
+        customer_id=customer.id,
+        now=now,
+        ttl=ttl,
+    )
 
 
 def ensure_instance_secret(session: Session, *, now: datetime) -> str:
@@ -98,8 +117,9 @@ def ensure_instance_secret(session: Session, *, now: datetime) -> str:
     table = InstanceSecret.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     session.execute(
-        insert_ignore(table, dialect).values(name=TOKEN_SECRET, value=secrets.token_urlsafe(48),
-                                             created_at=now)  # fmt: skip
+        insert_ignore(table, dialect).values(
+            name=TOKEN_SECRET, value=secrets.token_urlsafe(48), created_at=now
+        )
     )
     value = session.execute(select(table.c.value).where(table.c.name == TOKEN_SECRET)).scalar_one()
     return str(value)

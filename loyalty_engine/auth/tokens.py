@@ -42,9 +42,12 @@ def mint_customer_token(
 def verify_customer_token(token: str, *, secret: str, now: datetime) -> CustomerClaims:
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[_ALGORITHM], audience=AUDIENCE,
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            audience=AUDIENCE,
             options={"verify_exp": False, "verify_iat": False, "require": ["sub", "cid", "exp"]},
-        )  # fmt: skip
+        )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
     if not isinstance(claims["exp"], int) or not isinstance(claims["cid"], int):

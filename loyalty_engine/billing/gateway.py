@@ -21,22 +21,37 @@ class BillingGateway(Protocol):
     name: str
 
     def apply_credit(
-        self, *, billing_customer_id: str, amount_minor: int, currency: str, description: str,
+        self,
+        *,
+        billing_customer_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
         idempotency_key: str,
     ) -> BillingResult:
         """Credit the customer's balance (applied to their next invoice)."""
         ...
 
     def reverse_credit(
-        self, *, billing_customer_id: str, amount_minor: int, currency: str, description: str,
+        self,
+        *,
+        billing_customer_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
         idempotency_key: str,
     ) -> BillingResult:
         """Take back a credit (a positive balance adjustment)."""
         ...
 
     def apply_renewal_discount(
-        self, *, billing_customer_id: str, subscription_id: str | None, percent_off_bps: int,
-        description: str, idempotency_key: str,
+        self,
+        *,
+        billing_customer_id: str,
+        subscription_id: str | None,
+        percent_off_bps: int,
+        description: str,
+        idempotency_key: str,
     ) -> BillingResult:
         """A one-time percentage discount on the next renewal invoice."""
         ...

@@ -42,24 +42,60 @@ class InMemoryBillingGateway:
         """How many distinct effects were applied (repeats with one key count once)."""
         return len(self._effects)
 
-    def apply_credit(self, *, billing_customer_id: str, amount_minor: int, currency: str,
-                     description: str, idempotency_key: str) -> BillingResult:  # fmt: skip
-        return self._effect("credit", -amount_minor, billing_customer_id, idempotency_key,
-                            {"amount_minor": amount_minor, "currency": currency})  # fmt: skip
+    def apply_credit(
+        self,
+        *,
+        billing_customer_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+    ) -> BillingResult:
+        return self._effect(
+            "credit",
+            -amount_minor,
+            billing_customer_id,
+            idempotency_key,
+            {"amount_minor": amount_minor, "currency": currency},
+        )
 
-    def reverse_credit(self, *, billing_customer_id: str, amount_minor: int, currency: str,
-                       description: str, idempotency_key: str) -> BillingResult:  # fmt: skip
-        return self._effect("reversal", amount_minor, billing_customer_id, idempotency_key,
-                            {"amount_minor": amount_minor, "currency": currency})  # fmt: skip
+    def reverse_credit(
+        self,
+        *,
+        billing_customer_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+    ) -> BillingResult:
+        return self._effect(
+            "reversal",
+            amount_minor,
+            billing_customer_id,
+            idempotency_key,
+            {"amount_minor": amount_minor, "currency": currency},
+        )
 
-    def apply_renewal_discount(self, *, billing_customer_id: str, subscription_id: str | None,
-                               percent_off_bps: int, description: str,
-                               idempotency_key: str) -> BillingResult:  # fmt: skip
-        return self._effect("discount", 0, billing_customer_id, idempotency_key,
-                            {"subscription_id": subscription_id, "percent_off_bps": percent_off_bps})
+    def apply_renewal_discount(
+        self,
+        *,
+        billing_customer_id: str,
+        subscription_id: str | None,
+        percent_off_bps: int,
+        description: str,
+        idempotency_key: str,
+    ) -> BillingResult:
+        return self._effect(
+            "discount",
+            0,
+            billing_customer_id,
+            idempotency_key,
+            {"subscription_id": subscription_id, "percent_off_bps": percent_off_bps},
+        )
 
-    def _effect(self, op: str, balance_change: int, customer: str, key: str,
-                params: dict[str, Any]) -> BillingResult:  # fmt: skip
+    def _effect(
+        self, op: str, balance_change: int, customer: str, key: str, params: dict[str, Any]
+    ) -> BillingResult:
         request = {"op": op, "customer": customer, **params}
         with self._lock:
             self.calls.append({**request, "idempotency_key": key})
@@ -68,11 +104,13 @@ class InMemoryBillingGateway:
             if key in self._effects:
                 seen, result = self._effects[key]
                 if seen != request:
-                    raise BillingError(f"idempotency key {key!r} reused with other parameters",
-                                       retryable=False)  # fmt: skip
+                    raise BillingError(
+                        f"idempotency key {key!r} reused with other parameters", retryable=False
+                    )
                 return result
             self.balances[customer] = self.balances.get(customer, 0) + balance_change
-            result = BillingResult(f"mem_{op}_{next(self._ids)}", params.get("amount_minor"),
-                                   params.get("currency"))  # fmt: skip
+            result = BillingResult(
+                f"mem_{op}_{next(self._ids)}", params.get("amount_minor"), params.get("currency")
+            )
             self._effects[key] = (request, result)
             return result

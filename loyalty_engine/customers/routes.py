@@ -21,13 +21,17 @@ ExternalIdPath = Annotated[
 
 @router.put("/{external_id}", response_model=CustomerRead, responses=errors(400, 413, 422))
 def upsert_customer(
-    external_id: ExternalIdPath, body: CustomerUpsert, uow: UnitOfWorkDep, now: NowDep,
+    external_id: ExternalIdPath,
+    body: CustomerUpsert,
+    uow: UnitOfWorkDep,
+    now: NowDep,
     response: Response,
-) -> CustomerRead:  # fmt: skip
+) -> CustomerRead:
     """Create or update a customer. Traits not in the body keep their value; `null` clears one."""
     with uow() as session:
-        customer, created = service.upsert_customer(session, external_id=external_id, changes=body,
-                                                    now=now)  # fmt: skip
+        customer, created = service.upsert_customer(
+            session, external_id=external_id, changes=body, now=now
+        )
         response.status_code = 201 if created else 200
         return service.to_read(customer)
 
@@ -47,14 +51,25 @@ def list_customers(
     country: str | None = None,
     lifecycle_stage: LifecycleStage | None = None,
     email: str | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Search name, company, email, id.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Search name, company, email, id.")
+    ] = None,
     updated_since: AwareDatetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CustomerPage:
-    filters = service.CustomerFilters(plan=plan, role=role, industry=industry, country=country,
-                                      lifecycle_stage=lifecycle_stage, email=email, q=q,
-                                      updated_since=updated_since)  # fmt: skip
+    filters = service.CustomerFilters(
+        plan=plan,
+        role=role,
+        industry=industry,
+        country=country,
+        lifecycle_stage=lifecycle_stage,
+        email=email,
+        q=q,
+        updated_since=updated_since,
+    )
     with uow() as session:
-        rows, next_cursor = service.list_customers(session, filters=filters, cursor=cursor, limit=limit)
+        rows, next_cursor = service.list_customers(
+            session, filters=filters, cursor=cursor, limit=limit
+        )
         return CustomerPage(data=[service.to_read(c) for c in rows], next_cursor=next_cursor)

@@ -124,9 +124,10 @@ class CustomerUpsert(BaseModel):
 
     @model_validator(mode="after")
     def _mrr_needs_currency_when_given(self) -> CustomerUpsert:
-        if "mrr_minor" in self.model_fields_set and self.mrr_minor is not None:
-            if "currency" in self.model_fields_set and self.currency is None:
-                raise ValueError("mrr_minor needs a currency")
+        given = self.model_fields_set
+        clears_currency = "currency" in given and self.currency is None
+        if "mrr_minor" in given and self.mrr_minor is not None and clears_currency:
+            raise ValueError("mrr_minor needs a currency")
         return self
 
 
@@ -157,4 +158,6 @@ class CustomerRead(BaseModel):
 
 class CustomerPage(BaseModel):
     data: list[CustomerRead]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )

@@ -18,10 +18,23 @@ from loyalty_engine.errors import ValidationFailed, problem
 from loyalty_engine.pagination import cursor_id, decode_cursor, encode_cursor
 
 TYPED_TRAITS = (
-    "email", "name", "company", "plan", "seats", "mrr_minor", "currency", "role", "industry",
-    "country", "timezone", "signup_at", "subscription_started_at", "renewal_on",
-    "billing_customer_id", "lifecycle_stage",
-)  # fmt: skip
+    "email",
+    "name",
+    "company",
+    "plan",
+    "seats",
+    "mrr_minor",
+    "currency",
+    "role",
+    "industry",
+    "country",
+    "timezone",
+    "signup_at",
+    "subscription_started_at",
+    "renewal_on",
+    "billing_customer_id",
+    "lifecycle_stage",
+)
 
 
 @dataclass(frozen=True)
@@ -47,10 +60,16 @@ def upsert_customer(
         # and only the one whose insert took effect reports a creation.
         table = Customer.__table__  # type: ignore[attr-defined]
         inserted = session.execute(
-            insert_ignore(table, session.get_bind().dialect.name).values(
-                external_id=external_id, custom_traits={}, trait_times={},
-                lifecycle_stage=LifecycleStage.AWARENESS, created_at=now, updated_at=now,
-            ).returning(table.c.id)  # fmt: skip
+            insert_ignore(table, session.get_bind().dialect.name)
+            .values(
+                external_id=external_id,
+                custom_traits={},
+                trait_times={},
+                lifecycle_stage=LifecycleStage.AWARENESS,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(table.c.id)
         )
         created = inserted.scalar_one_or_none() is not None
         customer = _lock_by_external_id(session, external_id)
@@ -59,8 +78,10 @@ def upsert_customer(
     apply_changes(customer, dict(given))
     _check_money(customer)
     # The PUT states the traits as of now: an event older than this never overwrites them.
-    customer.trait_times = {**customer.trait_times, **dict.fromkeys(trait_stamp_keys(given),
-                                                                     stamp(now))}  # fmt: skip
+    customer.trait_times = {
+        **customer.trait_times,
+        **dict.fromkeys(trait_stamp_keys(given), stamp(now)),
+    }
     customer.updated_at = now
     session.flush()
     return customer, created
@@ -105,17 +126,19 @@ def _check_money(customer: Customer) -> None:
     if customer.mrr_minor is not None and customer.currency is None:
         raise ValidationFailed(
             "mrr_minor needs a currency",
-            details=[problem("$.currency", "set a currency (e.g. 'usd') beside mrr_minor", "missing")],
+            details=[
+                problem("$.currency", "set a currency (e.g. 'usd') beside mrr_minor", "missing")
+            ],
         )
 
 
 def _lock_by_external_id(session: Session, external_id: str) -> Customer | None:
-    stmt = select(Customer).where(Customer.external_id == external_id).with_for_update()
+    stmt = select(Customer).where(col(Customer.external_id) == external_id).with_for_update()
     return session.execute(stmt).scalar_one_or_none()
 
 
 def get_customer(session: Session, *, external_id: str) -> Customer:
-    stmt = select(Customer).where(Customer.external_id == external_id)
+    stmt = select(Customer).where(col(Customer.external_id) == external_id)
     customer = session.execute(stmt).scalar_one_or_none()
     if customer is None:
         raise CustomerNotFound(external_id)
@@ -126,7 +149,7 @@ def list_customers(
     session: Session, *, filters: CustomerFilters, cursor: str | None, limit: int
 ) -> tuple[list[Customer], str | None]:
     """A page of customers in creation order, and the cursor of the next page."""
-    stmt = select(Customer).order_by(Customer.id).limit(limit + 1)  # type: ignore[arg-type]
+    stmt = select(Customer).order_by(col(Customer.id)).limit(limit + 1)
     for column in ("plan", "role", "industry", "country", "lifecycle_stage"):
         value = getattr(filters, column)
         if value is not None:
@@ -134,13 +157,17 @@ def list_customers(
     if filters.email is not None:
         stmt = stmt.where(func.lower(Customer.email) == filters.email.lower())
     if filters.updated_since is not None:
-        stmt = stmt.where(Customer.updated_at >= filters.updated_since)
+        stmt = stmt.where(col(Customer.updated_at) >= filters.updated_since)
     if filters.q:
         pattern = f"%{_escape_like(filters.q.lower())}%"
         stmt = stmt.where(
-            or_(*(func.lower(getattr(Customer, c)).like(pattern, escape="\\")
-                  for c in ("name", "company", "email", "external_id")))
-        )  # fmt: skip
+            or_(
+                *(
+                    func.lower(getattr(Customer, c)).like(pattern, escape="\\")
+                    for c in ("name", "company", "email", "external_id")
+                )
+            )
+        )
     if cursor is not None:
         after = cursor_id(decode_cursor(cursor, ("after",)), "after")
         stmt = stmt.where(col(Customer.id) > after)

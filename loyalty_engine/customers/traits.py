@@ -1,15 +1,15 @@
 """The built-in reactor: events that name traits update the customer (newest event wins per trait).
 
-| event type             | properties                                   | traits set                      |
-|------------------------|----------------------------------------------|---------------------------------|
-| `signed_up`            | optional `traits` object                     | signup_at (= occurred_at), traits |
-| `plan_changed`         | `plan`                                       | plan                            |
-| `seats_changed`        | `seats`                                      | seats                           |
-| `mrr_changed`          | `mrr_minor`, `currency`                      | mrr_minor, currency             |
-| `role_changed`         | `role`                                       | role                            |
-| `subscription_started` | optional `plan`, `renewal_on`                | subscription_started_at, ...    |
-| `renewed`              | optional `renewal_on` (next renewal date)    | renewal_on                      |
-| `traits_updated`       | `traits` object (same fields as the PUT)     | those traits                    |
+| event type             | properties                          | traits set                        |
+|------------------------|-------------------------------------|-----------------------------------|
+| `signed_up`            | optional `traits` object            | signup_at (= occurred_at), traits |
+| `plan_changed`         | `plan`                              | plan                              |
+| `seats_changed`        | `seats`                             | seats                             |
+| `mrr_changed`          | `mrr_minor`, `currency`             | mrr_minor, currency               |
+| `role_changed`         | `role`                              | role                              |
+| `subscription_started` | optional `plan`, `renewal_on`       | subscription_started_at, ...      |
+| `renewed`              | optional `renewal_on` (next one)    | renewal_on                        |
+| `traits_updated`       | `traits` object (fields of the PUT) | those traits                      |
 """
 
 from __future__ import annotations

@@ -7,7 +7,13 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from loyalty_engine.errors import MalformedJson, PayloadTooLarge, ValidationFailed, json_path, problem
+from loyalty_engine.errors import (
+    MalformedJson,
+    PayloadTooLarge,
+    ValidationFailed,
+    json_path,
+    problem,
+)
 from loyalty_engine.events.schemas import EventIn
 from loyalty_engine.events.service import Result, rejected
 
@@ -33,11 +39,14 @@ def _envelope(body: bytes, max_events: int) -> list[Any]:
     except orjson.JSONDecodeError as exc:
         raise MalformedJson(f"malformed JSON: {exc}", details={"position": exc.pos}) from exc
     if not isinstance(document, dict):
-        raise _invalid("$", "expected an object like {\"events\": [...]}", "object_type")
+        raise _invalid("$", 'expected an object like {"events": [...]}', "object_type")
     unknown = sorted(set(document) - {"events"})
     if unknown:
-        raise _invalid(f"$.{unknown[0]}", f"unknown field {unknown[0]!r}; only 'events' is allowed",
-                       "extra_forbidden")  # fmt: skip
+        raise _invalid(
+            f"$.{unknown[0]}",
+            f"unknown field {unknown[0]!r}; only 'events' is allowed",
+            "extra_forbidden",
+        )
     events = document.get("events")
     if not isinstance(events, list):
         raise _invalid("$.events", "expected a list of events", "list_type")

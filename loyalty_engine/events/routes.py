@@ -26,16 +26,21 @@ BATCH_SCHEMA = {"$ref": "#/components/schemas/EventBatchIn"}
 
 
 @router.post(
-    "/events", response_model=IngestResult, responses=errors(400, 413, 422),
-    openapi_extra={"requestBody": {"required": True,
-                                   "content": {"application/json": {"schema": BATCH_SCHEMA}}}},
-)  # fmt: skip
+    "/events",
+    response_model=IngestResult,
+    responses=errors(400, 413, 422),
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}
+    },
+)
 async def ingest_events(request: Request, runtime: RuntimeDep) -> Response:
     """Ingest up to 1,000 events. Each gets an outcome: `accepted`, `duplicate` (its idempotency
     key was seen before; nothing new is stored) or `rejected` (with the reason and JSON path)."""
     body = await request.body()
     # Parsing, validation and storage share one trip to the thread pool: none of it on the loop.
-    return Response(await run_in_threadpool(ingest_body, runtime, body), media_type="application/json")
+    return Response(
+        await run_in_threadpool(ingest_body, runtime, body), media_type="application/json"
+    )
 
 
 def ingest_body(runtime: Runtime, body: bytes) -> bytes:
@@ -47,11 +52,18 @@ def ingest_body(runtime: Runtime, body: bytes) -> bytes:
 def ingest_batch(runtime: Runtime, events: list[tuple[int, EventIn]]) -> list[Result]:
     """One write transaction for the whole batch."""
     settings = runtime.settings
-    limits = IngestLimits(future_tolerance=timedelta(seconds=settings.event_future_tolerance_seconds),
-                          max_properties_bytes=settings.max_event_properties_bytes)  # fmt: skip
+    limits = IngestLimits(
+        future_tolerance=timedelta(seconds=settings.event_future_tolerance_seconds),
+        max_properties_bytes=settings.max_event_properties_bytes,
+    )
     with session_scope(runtime.engine, write=True) as session:
-        return service.ingest(session, events=events, reactors=runtime.reactors, limits=limits,
-                              now=runtime.clock.now())  # fmt: skip
+        return service.ingest(
+            session,
+            events=events,
+            reactors=runtime.reactors,
+            limits=limits,
+            now=runtime.clock.now(),
+        )
 
 
 def summarize(results: list[Result]) -> dict[str, object]:
@@ -61,8 +73,12 @@ def summarize(results: list[Result]) -> dict[str, object]:
     for status, n in counts.items():
         if n:
             EVENTS_INGESTED.labels(outcome=status).inc(n)
-    return {"accepted": counts["accepted"], "duplicates": counts["duplicate"],
-            "rejected": counts["rejected"], "results": [r.as_dict() for r in results]}  # fmt: skip
+    return {
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+        "results": [r.as_dict() for r in results],
+    }
 
 
 @router.get("/events", response_model=EventPage, responses=errors(422))
@@ -104,8 +120,14 @@ def _page(
     cursor: str | None,
     limit: int,
 ) -> EventPage:
-    rows, next_cursor = service.list_events(session, customer_id=customer_id, event_type=event_type,
-                                            occurred_from=occurred_from, occurred_to=occurred_to,
-                                            cursor=cursor, limit=limit)  # fmt: skip
+    rows, next_cursor = service.list_events(
+        session,
+        customer_id=customer_id,
+        event_type=event_type,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        cursor=cursor,
+        limit=limit,
+    )
     data = [EventRead.model_validate({**r, "customer_id": r["customer_external_id"]}) for r in rows]
     return EventPage(data=data, next_cursor=next_cursor)

@@ -39,13 +39,18 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "index": self.index, "status": self.status.value, "event_id": self.event_id,
-            "idempotency_key": self.idempotency_key, "error": self.error,
-        }  # fmt: skip
+            "index": self.index,
+            "status": self.status.value,
+            "event_id": self.event_id,
+            "idempotency_key": self.idempotency_key,
+            "error": self.error,
+        }
 
 
 def rejected(index: int, code: str, message: str, path: str, key: str | None = None) -> Result:
-    return Result(index, Outcome.REJECTED, key, error={"code": code, "message": message, "path": path})
+    return Result(
+        index, Outcome.REJECTED, key, error={"code": code, "message": message, "path": path}
+    )
 
 
 def ingest(
@@ -94,10 +99,12 @@ def ingest(
 
 def _unknown_customer(index: int, event: EventIn) -> Result:
     return rejected(
-        index, "unknown_customer",
+        index,
+        "unknown_customer",
         f"no customer with id {event.customer_id!r}: create it with PUT /v1/customers/{{id}} first",
-        f"$.events[{index}].customer_id", event.idempotency_key,
-    )  # fmt: skip
+        f"$.events[{index}].customer_id",
+        event.idempotency_key,
+    )
 
 
 def _check(
@@ -105,16 +112,25 @@ def _check(
 ) -> Result | None:
     key = event.idempotency_key
     if event.occurred_at > now + limits.future_tolerance:
-        return rejected(index, "occurred_in_future",
-                        f"occurred_at is more than {limits.future_tolerance} ahead of the server clock",
-                        f"$.events[{index}].occurred_at", key)  # fmt: skip
+        return rejected(
+            index,
+            "occurred_in_future",
+            f"occurred_at is more than {limits.future_tolerance} ahead of the server clock",
+            f"$.events[{index}].occurred_at",
+            key,
+        )
     if len(orjson.dumps(event.properties)) > limits.max_properties_bytes:
-        return rejected(index, "properties_too_large",
-                        f"properties exceed {limits.max_properties_bytes} bytes of JSON",
-                        f"$.events[{index}].properties", key)  # fmt: skip
+        return rejected(
+            index,
+            "properties_too_large",
+            f"properties exceed {limits.max_properties_bytes} bytes of JSON",
+            f"$.events[{index}].properties",
+            key,
+        )
     for found in reactors.validate(event.type, event.properties):
-        return rejected(index, "invalid_properties", found.message,
-                        f"$.events[{index}].{found.path}", key)  # fmt: skip
+        return rejected(
+            index, "invalid_properties", found.message, f"$.events[{index}].{found.path}", key
+        )
     return None
 
 
@@ -123,8 +139,10 @@ def _customer_ids(session: Session, external_ids: set[str]) -> dict[str, int]:
     wanted = sorted(external_ids)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        stmt = select(CUSTOMERS.c.external_id, CUSTOMERS.c.id).where(CUSTOMERS.c.external_id.in_(chunk))
-        found.update({ext: id_ for ext, id_ in session.execute(stmt)})
+        stmt = select(CUSTOMERS.c.external_id, CUSTOMERS.c.id).where(
+            CUSTOMERS.c.external_id.in_(chunk)
+        )
+        found.update(dict(session.execute(stmt).all()))
     return found
 
 
@@ -138,11 +156,17 @@ def _store(
     if not known:
         return []
     rows = [
-        {"customer_id": customer_ids[e.customer_id], "type": e.type, "source": e.source,
-         "idempotency_key": e.idempotency_key, "occurred_at": e.occurred_at,
-         "received_at": now, "properties": e.properties}
+        {
+            "customer_id": customer_ids[e.customer_id],
+            "type": e.type,
+            "source": e.source,
+            "idempotency_key": e.idempotency_key,
+            "occurred_at": e.occurred_at,
+            "received_at": now,
+            "properties": e.properties,
+        }
         for _, e in known
-    ]  # fmt: skip
+    ]
     dialect = session.get_bind().dialect.name
     stmt = insert_ignore(EVENTS, dialect).returning(
         EVENTS.c.id, EVENTS.c.source, EVENTS.c.idempotency_key
@@ -150,21 +174,34 @@ def _store(
     inserted = {(src, key): id_ for id_, src, key in session.execute(stmt, rows)}
     duplicates = [(i, e) for i, e in known if (e.source, e.idempotency_key) not in inserted]
     existing = _existing_ids(session, duplicates)
-    results = [Result(i, Outcome.DUPLICATE, e.idempotency_key, existing.get((e.source, e.idempotency_key)))
-               for i, e in duplicates]  # fmt: skip
+    results = [
+        Result(i, Outcome.DUPLICATE, e.idempotency_key, existing.get((e.source, e.idempotency_key)))
+        for i, e in duplicates
+    ]
     stored: list[StoredEvent] = []
     for index, e in known:
         event_id = inserted.get((e.source, e.idempotency_key))
         if event_id is None:
             continue
         results.append(Result(index, Outcome.ACCEPTED, e.idempotency_key, event_id))
-        stored.append(StoredEvent(event_id, customer_ids[e.customer_id], e.customer_id, e.type,
-                                  e.source, e.occurred_at, e.properties))  # fmt: skip
+        stored.append(
+            StoredEvent(
+                event_id,
+                customer_ids[e.customer_id],
+                e.customer_id,
+                e.type,
+                e.source,
+                e.occurred_at,
+                e.properties,
+            )
+        )
     reactors.react(session, stored, ReactContext(now=now))
     return results
 
 
-def _existing_ids(session: Session, duplicates: list[tuple[int, EventIn]]) -> dict[tuple[str, str], int]:
+def _existing_ids(
+    session: Session, duplicates: list[tuple[int, EventIn]]
+) -> dict[tuple[str, str], int]:
     if not duplicates:
         return {}
     keys = [(e.source, e.idempotency_key) for _, e in duplicates]

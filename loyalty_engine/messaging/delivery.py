@@ -18,8 +18,14 @@ SEND_EMAIL = "email.send"
 def register_email_delivery(registry: DeliveryRegistry, mailer: Mailer) -> None:
     def send(d: Delivery) -> dict[str, Any]:
         p = d.payload
-        message = EmailMessage(to=p["to"], subject=p["subject"], text=p["text"], html=p.get("html"),
-                               from_address=p.get("from"), headers=p.get("headers", {}))  # fmt: skip
+        message = EmailMessage(
+            to=p["to"],
+            subject=p["subject"],
+            text=p["text"],
+            html=p.get("html"),
+            from_address=p.get("from"),
+            headers=p.get("headers", {}),
+        )
         try:
             message_id = mailer.send(message, idempotency_key=d.idempotency_key)
         except MailError as exc:

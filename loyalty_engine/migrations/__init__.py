@@ -16,7 +16,9 @@ HERE = Path(__file__).resolve().parent
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Autogenerate compares only our own tables."""
     table = obj.table.name if type_ in ("index", "column", "unique_constraint") else name
     return table not in FOREIGN_TABLES

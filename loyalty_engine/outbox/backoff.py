@@ -15,6 +15,6 @@ def backoff_seconds(
     """
     if attempt < 1:
         raise ValueError("attempt counts from 1")
-    nominal = min(cap, base * 2 ** min(attempt - 1, 62))
-    draw = (rng or random).random()
+    nominal = min(cap, base * (1 << min(attempt - 1, 62)))
+    draw: float = (rng or random).random()
     return nominal / 2 + draw * nominal / 2

@@ -1,4 +1,4 @@
-"""Outbox messages: side effects written with the change that causes them, delivered after commit."""
+"""Outbox messages: side effects written with the change that causes them, sent after commit."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ class OutboxMessage(SQLModel, table=True):
     # Deterministic: derived from the rows that caused the message, and passed on to the
     # receiving system, so a redelivery after a crash has exactly one effect there.
     idempotency_key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(json_type(), nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(json_type(), nullable=False)
+    )
     customer_id: int | None = Field(
         default=None,
         sa_column=Column(id_type(), ForeignKey("customers.id", ondelete="SET NULL")),

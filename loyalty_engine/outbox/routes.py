@@ -24,10 +24,12 @@ def list_outbox(
 ) -> OutboxPage:
     """Outbox messages, newest first; `status=dead` lists what needs attention."""
     with uow() as session:
-        rows, next_cursor = service.list_messages(session, status=status, kind=kind, cursor=cursor,
-                                                  limit=limit)  # fmt: skip
-        return OutboxPage(data=[OutboxMessageRead.model_validate(r) for r in rows],
-                          next_cursor=next_cursor)  # fmt: skip
+        rows, next_cursor = service.list_messages(
+            session, status=status, kind=kind, cursor=cursor, limit=limit
+        )
+        return OutboxPage(
+            data=[OutboxMessageRead.model_validate(r) for r in rows], next_cursor=next_cursor
+        )
 
 
 @router.post("/{message_id}/retry", response_model=OutboxMessageRead, responses=errors(404, 409))

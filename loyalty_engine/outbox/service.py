@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from loyalty_engine.db import insert_ignore
 from loyalty_engine.outbox.delivery import Delivery
@@ -30,10 +31,20 @@ def enqueue(
     deliver_at: datetime | None = None,
 ) -> bool:
     """Add a message in the caller's transaction; False when the key is already queued (no-op)."""
-    stmt = insert_ignore(OUTBOX, session.get_bind().dialect.name).values(
-        kind=kind, idempotency_key=idempotency_key, payload=payload, customer_id=customer_id,
-        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=deliver_at or now, created_at=now,
-    ).returning(OUTBOX.c.id)  # fmt: skip
+    stmt = (
+        insert_ignore(OUTBOX, session.get_bind().dialect.name)
+        .values(
+            kind=kind,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            customer_id=customer_id,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=deliver_at or now,
+            created_at=now,
+        )
+        .returning(OUTBOX.c.id)
+    )
     # A row comes back only when one was inserted. Not `rowcount`: on PostgreSQL SQLAlchemy adds
     # an implicit RETURNING for the primary key and then reports -1, which reads as "queued".
     return session.execute(stmt).first() is not None
@@ -49,12 +60,15 @@ def claim_due(
     """
     due = (
         select(OUTBOX.c.id)
-        .where(OUTBOX.c.status == OutboxStatus.PENDING, OUTBOX.c.next_attempt_at <= now,
-               or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until <= now))
+        .where(
+            OUTBOX.c.status == OutboxStatus.PENDING,
+            OUTBOX.c.next_attempt_at <= now,
+            or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until <= now),
+        )
         .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )  # fmt: skip
+    )
     ids = list(session.execute(due).scalars())
     if not ids:
         return []
@@ -62,20 +76,36 @@ def claim_due(
         update(OUTBOX)
         .where(OUTBOX.c.id.in_(ids))
         .values(locked_until=now + lease, locked_by=worker_id, attempts=OUTBOX.c.attempts + 1)
-        .returning(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.idempotency_key, OUTBOX.c.payload,
-                   OUTBOX.c.attempts)  # fmt: skip
+        .returning(
+            OUTBOX.c.id,
+            OUTBOX.c.kind,
+            OUTBOX.c.idempotency_key,
+            OUTBOX.c.payload,
+            OUTBOX.c.attempts,
+        )
     )
     return sorted((Delivery(*row) for row in claimed), key=lambda d: ids.index(d.message_id))
 
 
 def record_delivered(
-    session: Session, *, message_id: int, worker_id: str, now: datetime, result: dict[str, Any] | None
+    session: Session,
+    *,
+    message_id: int,
+    worker_id: str,
+    now: datetime,
+    result: dict[str, Any] | None,
 ) -> None:
     session.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == message_id, OUTBOX.c.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.DELIVERED, delivered_at=now, result=result, last_error=None,
-                locked_until=None, locked_by=worker_id)  # fmt: skip
+        .values(
+            status=OutboxStatus.DELIVERED,
+            delivered_at=now,
+            result=result,
+            last_error=None,
+            locked_until=None,
+            locked_by=worker_id,
+        )
     )
 
 
@@ -100,18 +130,23 @@ def release(session: Session, *, message_id: int, retry_at: datetime, reason: st
     session.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == message_id, OUTBOX.c.status == OutboxStatus.PENDING)
-        .values(locked_until=None, next_attempt_at=retry_at, attempts=OUTBOX.c.attempts - 1,
-                last_error=reason[:MAX_ERROR_CHARS])  # fmt: skip
+        .values(
+            locked_until=None,
+            next_attempt_at=retry_at,
+            attempts=OUTBOX.c.attempts - 1,
+            last_error=reason[:MAX_ERROR_CHARS],
+        )
     )
 
 
 def retry_dead(session: Session, *, message_ids: Sequence[int] | None, now: datetime) -> int:
-    """Put dead messages back in the queue with a fresh attempt count; all of them when ids is None."""
+    """Requeue dead messages with a fresh attempt count (all of them when ids is None)."""
     stmt = update(OUTBOX).where(OUTBOX.c.status == OutboxStatus.DEAD)
     if message_ids is not None:
         stmt = stmt.where(OUTBOX.c.id.in_(list(message_ids)))
-    stmt = stmt.values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now,
-                       locked_until=None)  # fmt: skip
+    stmt = stmt.values(
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, locked_until=None
+    )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
@@ -130,17 +165,22 @@ def retry_one(session: Session, *, message_id: int, now: datetime) -> OutboxMess
 
 
 def list_messages(
-    session: Session, *, status: OutboxStatus | None, kind: str | None, cursor: str | None, limit: int
+    session: Session,
+    *,
+    status: OutboxStatus | None,
+    kind: str | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[OutboxMessage], str | None]:
     """Newest first."""
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    stmt = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit + 1)
     if status is not None:
-        stmt = stmt.where(OutboxMessage.status == status)
+        stmt = stmt.where(col(OutboxMessage.status) == status)
     if kind is not None:
-        stmt = stmt.where(OutboxMessage.kind == kind)
+        stmt = stmt.where(col(OutboxMessage.kind) == kind)
     if cursor is not None:
         before = cursor_id(decode_cursor(cursor, ("before",)), "before")
-        stmt = stmt.where(OutboxMessage.id < before)  # type: ignore[operator]
+        stmt = stmt.where(col(OutboxMessage.id) < before)
     rows = list(session.execute(stmt).scalars())
     if len(rows) <= limit:
         return rows, None
@@ -148,8 +188,9 @@ def list_messages(
 
 
 def purge_delivered(session: Session, *, before: datetime) -> int:
-    stmt = delete(OUTBOX).where(OUTBOX.c.status == OutboxStatus.DELIVERED,
-                                OUTBOX.c.delivered_at < before)  # fmt: skip
+    stmt = delete(OUTBOX).where(
+        OUTBOX.c.status == OutboxStatus.DELIVERED, OUTBOX.c.delivered_at < before
+    )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 

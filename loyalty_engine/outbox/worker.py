@@ -1,4 +1,4 @@
-"""The delivery worker: claims due messages, hands each to its handler after commit, records the outcome."""
+"""The delivery worker: claims due messages, delivers each after commit, records the outcome."""
 
 from __future__ import annotations
 
@@ -46,9 +46,12 @@ class OutboxWorker:
         settings, clock = self.runtime.settings, self.runtime.clock
         with session_scope(self.runtime.engine, write=True) as session:
             deliveries = service.claim_due(
-                session, now=clock.now(), worker_id=self.worker_id,
-                limit=settings.outbox_batch_size, lease=timedelta(seconds=settings.outbox_lease_seconds),
-            )  # fmt: skip
+                session,
+                now=clock.now(),
+                worker_id=self.worker_id,
+                limit=settings.outbox_batch_size,
+                lease=timedelta(seconds=settings.outbox_lease_seconds),
+            )
         report = WorkerReport(claimed=len(deliveries))
         for delivery in deliveries:
             self._deliver(delivery, report)
@@ -90,34 +93,51 @@ class OutboxWorker:
         else:
             report.delivered += 1
             with session_scope(self.runtime.engine, write=True) as session:
-                service.record_delivered(session, message_id=delivery.message_id,
-                                         worker_id=self.worker_id, now=self.runtime.clock.now(),
-                                         result=result)  # fmt: skip
+                service.record_delivered(
+                    session,
+                    message_id=delivery.message_id,
+                    worker_id=self.worker_id,
+                    now=self.runtime.clock.now(),
+                    result=result,
+                )
 
     def _retry_or_die(
         self, delivery: Delivery, error: str, retry_after: float | None, report: WorkerReport
     ) -> None:
         if delivery.attempt >= self.runtime.settings.outbox_max_attempts:
             report.dead += 1
-            self._fail(delivery, f"gave up after {delivery.attempt} attempts: {error}", None, dead=True)
+            self._fail(
+                delivery, f"gave up after {delivery.attempt} attempts: {error}", None, dead=True
+            )
             return
         report.retried += 1
         self._fail(delivery, error, retry_after, dead=False)
 
-    def _fail(self, delivery: Delivery, error: str, retry_after: float | None, *, dead: bool) -> None:
+    def _fail(
+        self, delivery: Delivery, error: str, retry_after: float | None, *, dead: bool
+    ) -> None:
         settings, now = self.runtime.settings, self.runtime.clock.now()
         retry_at = None
         if not dead:
-            delay = backoff_seconds(delivery.attempt, base=settings.outbox_backoff_base_seconds,
-                                    cap=settings.outbox_backoff_max_seconds, rng=self._rng)  # fmt: skip
+            delay = backoff_seconds(
+                delivery.attempt,
+                base=settings.outbox_backoff_base_seconds,
+                cap=settings.outbox_backoff_max_seconds,
+                rng=self._rng,
+            )
             retry_at = now + timedelta(seconds=max(delay, retry_after or 0.0))
         with session_scope(self.runtime.engine, write=True) as session:
-            service.record_failure(session, message_id=delivery.message_id, error=error,
-                                   retry_at=retry_at)  # fmt: skip
+            service.record_failure(
+                session, message_id=delivery.message_id, error=error, retry_at=retry_at
+            )
 
     def _release(self, delivery: Delivery, reason: str) -> None:
         now = self.runtime.clock.now()
         retry_at = now + timedelta(seconds=self.runtime.settings.outbox_backoff_max_seconds / 60)
         with session_scope(self.runtime.engine, write=True) as session:
-            service.release(session, message_id=delivery.message_id, retry_at=retry_at,
-                            reason=f"paused: {reason}")  # fmt: skip
+            service.release(
+                session,
+                message_id=delivery.message_id,
+                retry_at=retry_at,
+                reason=f"paused: {reason}",
+            )

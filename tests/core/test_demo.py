@@ -22,7 +22,9 @@ def test_demo_loads_once_with_realistic_spread(runtime: Runtime) -> None:
     with session_scope(runtime.engine, write=False) as session:
         customers = list(session.execute(select(Customer)).scalars())
         events = session.execute(select(func.count()).select_from(Event)).scalar_one()
-        oldest, newest = session.execute(select(func.min(Event.occurred_at), func.max(Event.occurred_at))).one()
+        oldest, newest = session.execute(
+            select(func.min(Event.occurred_at), func.max(Event.occurred_at))
+        ).one()
     assert len(customers) == 200
     assert events == first.events > 5_000
     assert (newest - oldest).days >= 330  # about twelve months of history

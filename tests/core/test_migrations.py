@@ -51,7 +51,9 @@ def test_schema_matches_the_models(db_url: str) -> None:
 
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_object": migrations.include_object})
+        context = MigrationContext.configure(
+            conn, opts={"include_object": migrations.include_object}
+        )
         diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == []
@@ -67,8 +69,12 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 
 def test_app_start_up_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}")
-    app = create_app(settings, clock=FrozenClock(START), billing=InMemoryBillingGateway(),
-                     mailer=InMemoryMailer())  # fmt: skip
+    app = create_app(
+        settings,
+        clock=FrozenClock(START),
+        billing=InMemoryBillingGateway(),
+        mailer=InMemoryMailer(),
+    )
     with pytest.raises(RuntimeError, match="run `loyalty migrate`"), TestClient(app):
         pass
 
@@ -78,8 +84,12 @@ def test_readyz_reports_an_outdated_schema(tmp_path: Path) -> None:
     engine = make_engine(db)
     migrations.upgrade(engine)
     settings = Settings(database_url=db)
-    app = create_app(settings, clock=FrozenClock(START), billing=InMemoryBillingGateway(),
-                     mailer=InMemoryMailer())  # fmt: skip
+    app = create_app(
+        settings,
+        clock=FrozenClock(START),
+        billing=InMemoryBillingGateway(),
+        mailer=InMemoryMailer(),
+    )
     with TestClient(app) as client:
         assert client.get("/readyz").status_code == 200
         with engine.begin() as conn:

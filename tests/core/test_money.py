@@ -44,13 +44,15 @@ def test_currency_codes() -> None:
 def test_split_example() -> None:
     assert split_largest_remainder(100, [1, 1, 1]) == [34, 33, 33]
     assert split_largest_remainder(10, [0, 5, 5]) == [0, 5, 5]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not all zero"):
         split_largest_remainder(10, [0, 0])
 
 
 @given(
     total=st.integers(min_value=-(10**12), max_value=10**12),
-    weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(sum),
+    weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(
+        sum
+    ),
 )
 def test_split_always_sums_to_total_and_stays_within_one_of_fair_share(
     total: int, weights: list[int]
@@ -63,7 +65,10 @@ def test_split_always_sums_to_total_and_stays_within_one_of_fair_share(
         assert fair_floor <= part <= fair_floor + 1
 
 
-@given(amount=st.integers(min_value=0, max_value=10**15), bps=st.integers(min_value=0, max_value=10_000))
+@given(
+    amount=st.integers(min_value=0, max_value=10**15),
+    bps=st.integers(min_value=0, max_value=10_000),
+)
 def test_discount_never_exceeds_exact_value(amount: int, bps: int) -> None:
     discount = apply_bps_floor(amount, bps)
     assert discount * 10_000 <= amount * bps < (discount + 1) * 10_000

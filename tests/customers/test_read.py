@@ -88,19 +88,50 @@ def test_an_empty_listing(client: TestClient, admin: dict[str, str]) -> None:
 @pytest.fixture
 def population(make_customer: Make, clock: FrozenClock) -> None:
     """Five customers, each updated an hour after the one before (from 09:00)."""
-    make_customer("ada", name="Ada Lovelace", company="Soft_Hub", email="ada@engines.example",
-                  plan="growth", role="admin", industry="software", country="GB",
-                  lifecycle_stage="onboarding")  # fmt: skip
+    make_customer(
+        "ada",
+        name="Ada Lovelace",
+        company="Soft_Hub",
+        email="ada@engines.example",
+        plan="growth",
+        role="admin",
+        industry="software",
+        country="GB",
+        lifecycle_stage="onboarding",
+    )
     clock.advance(hours=1)
-    make_customer("grace", name="Grace Hopper", company="Navy", email="Grace@Navy.example",
-                  plan="enterprise", role="engineer", industry="defence", country="US",
-                  lifecycle_stage="loyalty")  # fmt: skip
+    make_customer(
+        "grace",
+        name="Grace Hopper",
+        company="Navy",
+        email="Grace@Navy.example",
+        plan="enterprise",
+        role="engineer",
+        industry="defence",
+        country="US",
+        lifecycle_stage="loyalty",
+    )
     clock.advance(hours=1)
-    make_customer("linus", name="Linus", company="100% Open", plan="growth", role="engineer",
-                  industry="software", country="FI", lifecycle_stage="onboarding")  # fmt: skip
+    make_customer(
+        "linus",
+        name="Linus",
+        company="100% Open",
+        plan="growth",
+        role="engineer",
+        industry="software",
+        country="FI",
+        lifecycle_stage="onboarding",
+    )
     clock.advance(hours=1)
-    make_customer("margaret", name="Margaret Hamilton", company="Apollo", plan="starter",
-                  role="admin", industry="aerospace", country="US")  # fmt: skip
+    make_customer(
+        "margaret",
+        name="Margaret Hamilton",
+        company="Apollo",
+        plan="starter",
+        role="admin",
+        industry="aerospace",
+        country="US",
+    )
     clock.advance(hours=1)
     make_customer("ENG-7", name="Unnamed", company="100 Labs", plan="growth")
 

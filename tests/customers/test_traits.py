@@ -25,8 +25,15 @@ T2 = START + timedelta(minutes=20)  # newer
 
 @pytest.fixture(autouse=True)
 def acme(make_customer: Make) -> None:
-    make_customer("acme", plan="starter", seats=5, mrr_minor=1_000, currency="usd", role="user",
-                  custom_traits={"source": "ads"})  # fmt: skip
+    make_customer(
+        "acme",
+        plan="starter",
+        seats=5,
+        mrr_minor=1_000,
+        currency="usd",
+        role="user",
+        custom_traits={"source": "ads"},
+    )
 
 
 def customer(client: TestClient, admin: dict[str, str]) -> dict[str, Any]:
@@ -41,31 +48,66 @@ def customer(client: TestClient, admin: dict[str, str]) -> dict[str, Any]:
     [
         ("plan_changed", {"plan": "growth"}, {"plan": "growth"}),
         ("seats_changed", {"seats": 40}, {"seats": 40}),
-        ("mrr_changed", {"mrr_minor": 9_900, "currency": "EUR"},
-         {"mrr_minor": 9_900, "currency": "eur"}),
+        (
+            "mrr_changed",
+            {"mrr_minor": 9_900, "currency": "EUR"},
+            {"mrr_minor": 9_900, "currency": "eur"},
+        ),
         ("role_changed", {"role": "admin"}, {"role": "admin"}),
         ("signed_up", {}, {"signup_at": "2026-03-02T09:20:00Z"}),
-        ("signed_up", {"traits": {"name": "Acme Inc", "country": "de"}},
-         {"signup_at": "2026-03-02T09:20:00Z", "name": "Acme Inc", "country": "DE"}),
-        ("subscription_started", {},
-         {"subscription_started_at": "2026-03-02T09:20:00Z", "plan": "starter"}),
-        ("subscription_started", {"plan": "growth", "renewal_on": "2027-03-01"},
-         {"subscription_started_at": "2026-03-02T09:20:00Z", "plan": "growth",
-          "renewal_on": "2027-03-01"}),
+        (
+            "signed_up",
+            {"traits": {"name": "Acme Inc", "country": "de"}},
+            {"signup_at": "2026-03-02T09:20:00Z", "name": "Acme Inc", "country": "DE"},
+        ),
+        (
+            "subscription_started",
+            {},
+            {"subscription_started_at": "2026-03-02T09:20:00Z", "plan": "starter"},
+        ),
+        (
+            "subscription_started",
+            {"plan": "growth", "renewal_on": "2027-03-01"},
+            {
+                "subscription_started_at": "2026-03-02T09:20:00Z",
+                "plan": "growth",
+                "renewal_on": "2027-03-01",
+            },
+        ),
         ("renewed", {"renewal_on": "2027-03-01"}, {"renewal_on": "2027-03-01"}),
-        ("traits_updated", {"traits": {"industry": "retail", "seats": 7, "timezone": "Asia/Tokyo",
-                                       "lifecycle_stage": "purchase"}},
-         {"industry": "retail", "seats": 7, "timezone": "Asia/Tokyo",
-          "lifecycle_stage": "purchase"}),
+        (
+            "traits_updated",
+            {
+                "traits": {
+                    "industry": "retail",
+                    "seats": 7,
+                    "timezone": "Asia/Tokyo",
+                    "lifecycle_stage": "purchase",
+                }
+            },
+            {
+                "industry": "retail",
+                "seats": 7,
+                "timezone": "Asia/Tokyo",
+                "lifecycle_stage": "purchase",
+            },
+        ),
         ("traits_updated", {"traits": {"plan": None}}, {"plan": None}),
-        ("traits_updated", {"traits": {"custom_traits": {"source": None, "nps": 9}}},
-         {"custom_traits": {"nps": 9}}),
+        (
+            "traits_updated",
+            {"traits": {"custom_traits": {"source": None, "nps": 9}}},
+            {"custom_traits": {"nps": 9}},
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_trait_event_sets_its_traits(
-    client: TestClient, admin: dict[str, str], clock: FrozenClock, type_: str,
-    properties: dict[str, Any], expected: dict[str, Any],
-) -> None:  # fmt: skip
+    client: TestClient,
+    admin: dict[str, str],
+    clock: FrozenClock,
+    type_: str,
+    properties: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
     before = customer(client, admin)
     clock.advance(minutes=1)
 
@@ -108,9 +150,12 @@ def test_a_newer_event_arriving_later_does_overwrite(
 def test_newest_wins_within_one_batch_whatever_the_order(
     client: TestClient, admin: dict[str, str]
 ) -> None:
-    post_events(client, admin,
-                event("new", type="seats_changed", at=T2, seats=50),
-                event("old", type="seats_changed", at=T1, seats=20))  # fmt: skip
+    post_events(
+        client,
+        admin,
+        event("new", type="seats_changed", at=T2, seats=50),
+        event("old", type="seats_changed", at=T1, seats=20),
+    )
 
     assert customer(client, admin)["seats"] == 50
 
@@ -143,8 +188,9 @@ def test_an_older_event_touching_only_newer_traits_changes_nothing(
 def test_signed_up_takes_signup_at_from_the_newest_event(
     client: TestClient, admin: dict[str, str]
 ) -> None:
-    post_events(client, admin, event("b", type="signed_up", at=T2),
-                event("a", type="signed_up", at=T1))  # fmt: skip
+    post_events(
+        client, admin, event("b", type="signed_up", at=T2), event("a", type="signed_up", at=T1)
+    )
 
     assert customer(client, admin)["signup_at"] == "2026-03-02T09:20:00Z"
 
@@ -180,23 +226,37 @@ def test_a_duplicate_event_does_not_apply_again(client: TestClient, admin: dict[
         ("signed_up", {"traits": "pro"}, "properties.traits"),
         ("traits_updated", {"traits": None}, "properties.traits"),
         ("traits_updated", {"traits": {"seats": "many"}}, "properties.traits.seats"),
-        ("traits_updated", {"traits": {"signup_at": "2026-03-01T00:00:00"}},
-         "properties.traits.signup_at"),
+        (
+            "traits_updated",
+            {"traits": {"signup_at": "2026-03-01T00:00:00"}},
+            "properties.traits.signup_at",
+        ),
         ("traits_updated", {"traits": {"colour": "teal"}}, "properties.traits.colour"),
-        ("traits_updated", {"traits": {"lifecycle_stage": None}},
-         "properties.traits.lifecycle_stage"),
+        (
+            "traits_updated",
+            {"traits": {"lifecycle_stage": None}},
+            "properties.traits.lifecycle_stage",
+        ),
         ("traits_updated", {"traits": {"mrr_minor": 500}}, "properties.traits.currency"),
         ("traits_updated", {"traits": {"currency": None}}, "properties.traits.mrr_minor"),
     ],
-)  # fmt: skip
+)
 def test_invalid_trait_properties_are_rejected_and_change_nothing(
-    client: TestClient, admin: dict[str, str], engine: Engine, type_: str,
-    properties: dict[str, Any], path: str,
-) -> None:  # fmt: skip
+    client: TestClient,
+    admin: dict[str, str],
+    engine: Engine,
+    type_: str,
+    properties: dict[str, Any],
+    path: str,
+) -> None:
     before = customer(client, admin)
 
-    result = post_events(client, admin, event("ok", type="plan_changed", at=T1, plan="growth"),
-                         event("bad", type=type_, **properties))  # fmt: skip
+    result = post_events(
+        client,
+        admin,
+        event("ok", type="plan_changed", at=T1, plan="growth"),
+        event("bad", type=type_, **properties),
+    )
 
     [accepted, rejected] = result["results"]
     assert accepted["status"] == "accepted"
@@ -228,8 +288,11 @@ def test_traits_change_in_the_ingest_transaction(
     before = customer(client, admin)
 
     with pytest.raises(RuntimeError, match="reactor failed"):
-        client.post("/v1/events", headers=admin,
-                    json={"events": [event("k1", type="plan_changed", plan="growth")]})  # fmt: skip
+        client.post(
+            "/v1/events",
+            headers=admin,
+            json={"events": [event("k1", type="plan_changed", plan="growth")]},
+        )
 
     assert event_count(engine) == 0
     assert customer(client, admin) == before
@@ -255,9 +318,12 @@ def test_an_event_older_than_a_put_does_not_overwrite_what_the_put_set(
     clock.advance(minutes=1)
     before_put = START - timedelta(days=30)
 
-    post_events(client, admin, event("late-plan", type="plan_changed", at=before_put, plan="starter"),
-                event("late-industry", type="traits_updated", at=before_put,
-                      traits={"industry": "retail"}))  # fmt: skip
+    post_events(
+        client,
+        admin,
+        event("late-plan", type="plan_changed", at=before_put, plan="starter"),
+        event("late-industry", type="traits_updated", at=before_put, traits={"industry": "retail"}),
+    )
 
     after = customer(client, admin)
     assert after["plan"] == "scale"  # the PUT said so later than the event happened
@@ -268,7 +334,11 @@ def test_mrr_and_currency_are_one_trait(
     client: TestClient, admin: dict[str, str], clock: FrozenClock
 ) -> None:
     clock.advance(hours=1)
-    post_events(client, admin, event("new", type="mrr_changed", at=T2, mrr_minor=9_000, currency="eur"),
-                event("old", type="mrr_changed", at=T1, mrr_minor=5_000, currency="usd"))  # fmt: skip
+    post_events(
+        client,
+        admin,
+        event("new", type="mrr_changed", at=T2, mrr_minor=9_000, currency="eur"),
+        event("old", type="mrr_changed", at=T1, mrr_minor=5_000, currency="usd"),
+    )
     after = customer(client, admin)
     assert (after["mrr_minor"], after["currency"]) == (9_000, "eur")

@@ -85,8 +85,11 @@ def test_a_new_customer_starts_empty_in_the_awareness_stage(
     customer = response.json()
     assert customer["lifecycle_stage"] == "awareness"
     assert customer["custom_traits"] == {}
-    assert all(customer[name] is None for name in EVERY_TRAIT if name not in
-               ("lifecycle_stage", "custom_traits"))  # fmt: skip
+    assert all(
+        customer[name] is None
+        for name in EVERY_TRAIT
+        if name not in ("lifecycle_stage", "custom_traits")
+    )
 
 
 def test_second_put_updates_and_answers_200(
@@ -116,9 +119,22 @@ def test_traits_the_request_does_not_mention_keep_their_value(
 
 @pytest.mark.parametrize(
     "trait",
-    ["email", "name", "company", "plan", "seats", "role", "industry", "country", "timezone",
-     "signup_at", "subscription_started_at", "renewal_on", "billing_customer_id"],
-)  # fmt: skip
+    [
+        "email",
+        "name",
+        "company",
+        "plan",
+        "seats",
+        "role",
+        "industry",
+        "country",
+        "timezone",
+        "signup_at",
+        "subscription_started_at",
+        "renewal_on",
+        "billing_customer_id",
+    ],
+)
 def test_explicit_null_clears_one_trait(
     client: TestClient, admin: dict[str, str], make_customer: Make, trait: str
 ) -> None:
@@ -136,8 +152,11 @@ def test_null_clears_mrr_and_currency_together(
 
     assert put(client, admin, {"mrr_minor": None, "currency": None}).status_code == 200
 
-    assert traits_of(read(client, admin)) == {**EVERY_TRAIT_READ, "mrr_minor": None,
-                                              "currency": None}  # fmt: skip
+    assert traits_of(read(client, admin)) == {
+        **EVERY_TRAIT_READ,
+        "mrr_minor": None,
+        "currency": None,
+    }
 
 
 def test_custom_traits_merge_key_by_key_and_null_removes_a_key(
@@ -264,14 +283,18 @@ def test_every_problem_is_reported_at_once(client: TestClient, admin: dict[str, 
 
 @pytest.mark.parametrize(
     "raw",
-    [b'{"custom_traits": {"x": NaN}}', b'{"custom_traits": {"x": Infinity}}',
-     b'{"custom_traits": {"x": {"y": [1, -Infinity]}}}'],
-)  # fmt: skip
+    [
+        b'{"custom_traits": {"x": NaN}}',
+        b'{"custom_traits": {"x": Infinity}}',
+        b'{"custom_traits": {"x": {"y": [1, -Infinity]}}}',
+    ],
+)
 def test_custom_traits_refuse_what_json_cannot_carry(
     client: TestClient, admin: dict[str, str], engine: Engine, raw: bytes
 ) -> None:
-    response = client.put("/v1/customers/acme", content=raw,
-                          headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.put(
+        "/v1/customers/acme", content=raw, headers={**admin, "Content-Type": "application/json"}
+    )
 
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["path"] == "$.custom_traits"
@@ -290,8 +313,11 @@ def test_an_id_events_could_not_name_is_refused(
 
 
 def test_malformed_json_is_a_400(client: TestClient, admin: dict[str, str], engine: Engine) -> None:
-    response = client.put("/v1/customers/acme", content=b'{"plan": "growth"',
-                          headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.put(
+        "/v1/customers/acme",
+        content=b'{"plan": "growth"',
+        headers={**admin, "Content-Type": "application/json"},
+    )
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "malformed_json"

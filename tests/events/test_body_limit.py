@@ -50,8 +50,9 @@ def assert_too_large(response: Response) -> None:
 def test_a_body_of_exactly_the_limit_is_accepted(
     client: TestClient, admin: dict[str, str], engine: Engine
 ) -> None:
-    response = client.post("/v1/events", content=batch_of(LIMIT),
-                           headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/v1/events", content=batch_of(LIMIT), headers={**admin, "Content-Type": "application/json"}
+    )
 
     assert response.status_code == 200, response.text
     assert event_count(engine) == 1
@@ -60,8 +61,11 @@ def test_a_body_of_exactly_the_limit_is_accepted(
 def test_a_declared_length_over_the_limit_is_refused(
     client: TestClient, admin: dict[str, str], engine: Engine
 ) -> None:
-    response = client.post("/v1/events", content=batch_of(LIMIT + 1),
-                           headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/v1/events",
+        content=batch_of(LIMIT + 1),
+        headers={**admin, "Content-Type": "application/json"},
+    )
 
     assert_too_large(response)
     assert event_count(engine) == 0
@@ -70,8 +74,11 @@ def test_a_declared_length_over_the_limit_is_refused(
 def test_a_streamed_batch_over_the_limit_is_refused(
     client: TestClient, admin: dict[str, str], engine: Engine
 ) -> None:
-    response = client.post("/v1/events", content=chunks(batch_of(LIMIT + 1)),
-                           headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/v1/events",
+        content=chunks(batch_of(LIMIT + 1)),
+        headers={**admin, "Content-Type": "application/json"},
+    )
 
     assert_too_large(response)
     assert event_count(engine) == 0
@@ -80,8 +87,11 @@ def test_a_streamed_batch_over_the_limit_is_refused(
 def test_a_streamed_batch_under_the_limit_is_accepted(
     client: TestClient, admin: dict[str, str], engine: Engine
 ) -> None:
-    response = client.post("/v1/events", content=chunks(batch_of(LIMIT)),
-                           headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/v1/events",
+        content=chunks(batch_of(LIMIT)),
+        headers={**admin, "Content-Type": "application/json"},
+    )
 
     assert response.status_code == 200, response.text
     assert event_count(engine) == 1
@@ -92,8 +102,11 @@ def test_a_streamed_customer_over_the_limit_is_refused(
 ) -> None:
     body = orjson.dumps({"name": "Globex", "custom_traits": {"notes": "x" * LIMIT}})
 
-    response = client.put("/v1/customers/globex", content=chunks(body),
-                          headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.put(
+        "/v1/customers/globex",
+        content=chunks(body),
+        headers={**admin, "Content-Type": "application/json"},
+    )
 
     assert_too_large(response)
     assert customer_count(engine) == 1

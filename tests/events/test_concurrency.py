@@ -25,9 +25,10 @@ def test_concurrent_posts_of_one_key_store_one_event(
     def send(sender: int) -> tuple[int, dict[str, Any]]:
         with live_server.client(headers=admin) as http:
             start.wait()
-            response = http.post("/v1/events", json={"events": [
-                event("order-1", type="seats_changed", seats=sender)
-            ]})  # fmt: skip
+            response = http.post(
+                "/v1/events",
+                json={"events": [event("order-1", type="seats_changed", seats=sender)]},
+            )
             return response.status_code, response.json()
 
     with ThreadPoolExecutor(SENDERS) as pool:

@@ -14,9 +14,11 @@ from loyalty_engine.errors import ValidationFailed
 from loyalty_engine.pagination import cursor_id, cursor_instant, decode_cursor, encode_cursor
 
 positions = st.fixed_dictionaries(
-    {"at": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat),
-     "id": st.integers(min_value=0, max_value=2**63 - 1)}
-)  # fmt: skip
+    {
+        "at": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat),
+        "id": st.integers(min_value=0, max_value=2**63 - 1),
+    }
+)
 
 
 @given(positions)

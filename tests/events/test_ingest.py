@@ -42,14 +42,24 @@ def test_an_accepted_event_is_stored_as_sent(
 
     [outcome] = result["results"]
     assert result == {"accepted": 1, "duplicates": 0, "rejected": 0, "results": [outcome]}
-    assert outcome == {"index": 0, "status": "accepted", "event_id": outcome["event_id"],
-                       "idempotency_key": "k1", "error": None}  # fmt: skip
+    assert outcome == {
+        "index": 0,
+        "status": "accepted",
+        "event_id": outcome["event_id"],
+        "idempotency_key": "k1",
+        "error": None,
+    }
     [stored] = client.get("/v1/customers/acme/events", headers=admin).json()["data"]
     assert stored == {
-        "id": outcome["event_id"], "type": "invoice_paid", "customer_id": "acme",
-        "source": "stripe", "idempotency_key": "k1", "occurred_at": "2026-03-02T08:55:00Z",
-        "received_at": "2026-03-02T09:00:00Z", "properties": {"amount_minor": 4_900},
-    }  # fmt: skip
+        "id": outcome["event_id"],
+        "type": "invoice_paid",
+        "customer_id": "acme",
+        "source": "stripe",
+        "idempotency_key": "k1",
+        "occurred_at": "2026-03-02T08:55:00Z",
+        "received_at": "2026-03-02T09:00:00Z",
+        "properties": {"amount_minor": 4_900},
+    }
 
 
 def test_the_source_defaults_to_api(client: TestClient, admin: dict[str, str]) -> None:
@@ -67,8 +77,15 @@ def test_the_same_key_twice_stores_one_event(
 
     event_id = first["results"][0]["event_id"]
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 1, 0)
-    assert again["results"] == [{"index": 0, "status": "duplicate", "event_id": event_id,
-                                 "idempotency_key": "k1", "error": None}]  # fmt: skip
+    assert again["results"] == [
+        {
+            "index": 0,
+            "status": "duplicate",
+            "event_id": event_id,
+            "idempotency_key": "k1",
+            "error": None,
+        }
+    ]
     assert event_count(engine) == 1
     [stored] = client.get("/v1/events", headers=admin).json()["data"]
     assert stored["properties"] == {"plan": "a"}
@@ -80,8 +97,12 @@ def test_a_key_repeated_within_one_batch_stores_one_event(
     result = post_events(client, admin, event("k1"), event("k2"), event("k1"), event("k1"))
 
     ids = [r["event_id"] for r in result["results"]]
-    assert [r["status"] for r in result["results"]] == ["accepted", "accepted", "duplicate",
-                                                        "duplicate"]  # fmt: skip
+    assert [r["status"] for r in result["results"]] == [
+        "accepted",
+        "accepted",
+        "duplicate",
+        "duplicate",
+    ]
     assert (result["accepted"], result["duplicates"]) == (2, 2)
     assert ids[0] == ids[2] == ids[3] != ids[1]
     assert event_count(engine) == 2
@@ -96,8 +117,9 @@ def test_a_key_repeated_within_a_batch_after_an_earlier_request(
 
     event_id = first["results"][0]["event_id"]
     assert [(r["status"], r["event_id"]) for r in result["results"]] == [
-        ("duplicate", event_id), ("duplicate", event_id)
-    ]  # fmt: skip
+        ("duplicate", event_id),
+        ("duplicate", event_id),
+    ]
     assert event_count(engine) == 1
 
 
@@ -161,8 +183,10 @@ def test_a_mixed_batch_stores_only_the_good_events(
     result = post_events(client, admin, *batch)
 
     assert (result["accepted"], result["duplicates"], result["rejected"]) == (3, 0, 4)
-    outcomes = [(r["index"], r["status"], (r["error"] or {}).get("code"),
-                 (r["error"] or {}).get("path")) for r in result["results"]]  # fmt: skip
+    outcomes = [
+        (r["index"], r["status"], (r["error"] or {}).get("code"), (r["error"] or {}).get("path"))
+        for r in result["results"]
+    ]
     assert outcomes == [
         (0, "accepted", None, None),
         (1, "rejected", "invalid_event", "$.events[1].customer_id"),
@@ -174,8 +198,14 @@ def test_a_mixed_batch_stores_only_the_good_events(
     ]
     assert all(r["error"]["message"] for r in result["results"] if r["error"])
     assert [r["idempotency_key"] for r in result["results"]] == [
-        "good-0", "bad-1", "bad-2", "good-3", "bad-4", "bad-5", "good-6"
-    ]  # fmt: skip
+        "good-0",
+        "bad-1",
+        "bad-2",
+        "good-3",
+        "bad-4",
+        "bad-5",
+        "good-6",
+    ]
     assert stored_keys(engine) == [("api", "good-0"), ("api", "good-3"), ("api", "good-6")]
     assert client.get("/v1/customers/acme", headers=admin).json()["seats"] == 12
 
@@ -256,8 +286,11 @@ def test_more_than_1000_events_is_a_413(
 
 
 def test_malformed_json_is_a_400(client: TestClient, admin: dict[str, str], engine: Engine) -> None:
-    response = client.post("/v1/events", content=b'{"events": [{"type": "x",}]}',
-                           headers={**admin, "Content-Type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/v1/events",
+        content=b'{"events": [{"type": "x",}]}',
+        headers={**admin, "Content-Type": "application/json"},
+    )
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "malformed_json"
@@ -291,8 +324,7 @@ def test_a_bad_envelope_is_a_422_and_stores_nothing(
 def test_only_admin_and_ingest_keys_may_post(
     client: TestClient, keys: Any, engine: Engine, role: str, status: int
 ) -> None:
-    response = client.post("/v1/events", json={"events": [event("k1")]},
-                           headers=keys.headers(role))  # fmt: skip
+    response = client.post("/v1/events", json={"events": [event("k1")]}, headers=keys.headers(role))
 
     assert response.status_code == status, response.text
     assert event_count(engine) == (1 if status == 200 else 0)

@@ -24,13 +24,14 @@ def history(client: TestClient, admin: dict[str, str], make_customer: Make) -> N
     make_customer("acme")
     make_customer("globex")
     post_events(
-        client, admin,
+        client,
+        admin,
         event("a3", type="login", at=START - 2 * DAY),
         event("a1", type="signed_up", at=START - 4 * DAY),
         event("g1", type="login", customer="globex", at=START - 3 * DAY + timedelta(hours=1)),
         event("a4", type="invoice_paid", at=START - DAY, amount_minor=100),
         event("a2", type="login", at=START - 3 * DAY),
-    )  # fmt: skip
+    )
     post_events(client, admin, event("a3b", type="page_viewed", at=START - 2 * DAY))
 
 
@@ -93,19 +94,31 @@ def test_pages_walk_every_event_once(
         (ALL, {"type": "nothing_like_it"}, []),
         (ACME, {"occurred_from": "2026-02-27T09:00:00Z"}, ["a4", "a3b", "a3", "a2"]),
         (ACME, {"occurred_to": "2026-02-28T09:00:00Z"}, ["a2", "a1"]),
-        (ALL, {"occurred_from": "2026-02-27T09:00:00Z", "occurred_to": "2026-02-28T09:00:00Z"},
-         ["g1", "a2"]),
-        (ALL, {"occurred_from": "2026-02-27T11:00:00+02:00",
-               "occurred_to": "2026-02-28T11:00:00+02:00"}, ["g1", "a2"]),
+        (
+            ALL,
+            {"occurred_from": "2026-02-27T09:00:00Z", "occurred_to": "2026-02-28T09:00:00Z"},
+            ["g1", "a2"],
+        ),
+        (
+            ALL,
+            {
+                "occurred_from": "2026-02-27T11:00:00+02:00",
+                "occurred_to": "2026-02-28T11:00:00+02:00",
+            },
+            ["g1", "a2"],
+        ),
         (ALL, {"type": "login", "occurred_from": "2026-02-28T00:00:00Z", "limit": 1}, ["a3"]),
         (ALL, {"type": "login", "limit": 1}, ["a3", "g1", "a2"]),
     ],
-)  # fmt: skip
+)
 @pytest.mark.usefixtures("history")
 def test_filters(
-    client: TestClient, admin: dict[str, str], url: str, params: dict[str, Any],
+    client: TestClient,
+    admin: dict[str, str],
+    url: str,
+    params: dict[str, Any],
     expected: list[str],
-) -> None:  # fmt: skip
+) -> None:
     assert listed_keys(client, admin, url, **params) == expected
 
 

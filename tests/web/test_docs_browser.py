@@ -10,7 +10,9 @@ from tests.conftest import LiveServer
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_swagger_ui_renders_every_operation_offline(live_server: LiveServer, browser: object) -> None:
+def test_swagger_ui_renders_every_operation_offline(
+    live_server: LiveServer, browser: object
+) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
     hosts: set[str] = set()
     page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
