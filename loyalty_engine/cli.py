@@ -22,6 +22,7 @@ from loyalty_engine.auth.models import Role
 from loyalty_engine.config import Settings
 from loyalty_engine.db import make_engine, session_scope
 from loyalty_engine.errors import LoyaltyError
+from loyalty_engine.outbox.models import OutboxStatus
 
 app = typer.Typer(
     help="Loyalty engine: loyalty and referral programs for B2B SaaS.",
@@ -145,7 +146,10 @@ def migrate() -> None:
     """Create or upgrade the database schema (safe to run again)."""
     settings = _settings()
     engine = _engine(settings)
-    before, after = migrations.upgrade(engine)
+    try:
+        before, after = migrations.upgrade(engine)
+    finally:
+        engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
     if before == after:
         typer.echo(f"{where}: already at revision {after}")
@@ -164,7 +168,11 @@ def demo(
 
     settings = _settings()
     _require_migrated(settings)
-    outcome = load_demo(_runtime(settings), customers=customers, months=months, seed=seed)
+    runtime = _runtime(settings)
+    try:
+        outcome = load_demo(runtime, customers=customers, months=months, seed=seed)
+    finally:
+        runtime.engine.dispose()
     typer.echo(outcome.summary)
     if outcome.admin_key:
         typer.echo("A demo admin API key (shown once; keep it):")
@@ -177,6 +185,9 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who or what uses the key.")],
 ) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
+    if not name.strip():
+        err.print("[red]error:[/red] --name must not be empty: say who or what uses the key")
+        raise typer.Exit(2)
     settings = _settings()
     _require_migrated(settings)
     from loyalty_engine.clock import SystemClock
@@ -229,19 +240,20 @@ def keys_revoke(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help="pending, delivered or dead.")] = None,
+    status: Annotated[
+        OutboxStatus | None, typer.Option(help="Only messages in this state.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
     """List outbox messages, newest first."""
     from loyalty_engine.outbox import service
-    from loyalty_engine.outbox.models import OutboxStatus
 
     settings = _settings()
     _require_migrated(settings)
     with _session(settings, write=False) as session:
         rows, _ = service.list_messages(
             session,
-            status=OutboxStatus(status) if status else None,
+            status=status,
             kind=None,
             cursor=None,
             limit=limit,

@@ -110,9 +110,14 @@ def record_delivered(
 
 
 def record_failure(
-    session: Session, *, message_id: int, error: str, retry_at: datetime | None
+    session: Session, *, message_id: int, worker_id: str, error: str, retry_at: datetime | None
 ) -> None:
-    """Schedule a retry at `retry_at`, or dead-letter the message when it is None."""
+    """Schedule a retry at `retry_at`, or dead-letter the message when it is None.
+
+    Only the worker that still holds the claim may do so: a worker whose lease lapsed (and whose
+    message another worker has claimed since) must not reschedule or bury that worker's attempt.
+    A success, by contrast, is recorded whoever reports it: the effect has happened.
+    """
     values: dict[str, Any] = {"last_error": error[:MAX_ERROR_CHARS], "locked_until": None}
     if retry_at is None:
         values["status"] = OutboxStatus.DEAD
@@ -120,16 +125,26 @@ def record_failure(
         values["next_attempt_at"] = retry_at
     session.execute(
         update(OUTBOX)
-        .where(OUTBOX.c.id == message_id, OUTBOX.c.status == OutboxStatus.PENDING)
+        .where(
+            OUTBOX.c.id == message_id,
+            OUTBOX.c.status == OutboxStatus.PENDING,
+            OUTBOX.c.locked_by == worker_id,
+        )
         .values(**values)
     )
 
 
-def release(session: Session, *, message_id: int, retry_at: datetime, reason: str) -> None:
+def release(
+    session: Session, *, message_id: int, worker_id: str, retry_at: datetime, reason: str
+) -> None:
     """Give a claimed message back without counting the attempt (the receiver refused us all)."""
     session.execute(
         update(OUTBOX)
-        .where(OUTBOX.c.id == message_id, OUTBOX.c.status == OutboxStatus.PENDING)
+        .where(
+            OUTBOX.c.id == message_id,
+            OUTBOX.c.status == OutboxStatus.PENDING,
+            OUTBOX.c.locked_by == worker_id,
+        )
         .values(
             locked_until=None,
             next_attempt_at=retry_at,

@@ -128,7 +128,11 @@ class OutboxWorker:
             retry_at = now + timedelta(seconds=max(delay, retry_after or 0.0))
         with session_scope(self.runtime.engine, write=True) as session:
             service.record_failure(
-                session, message_id=delivery.message_id, error=error, retry_at=retry_at
+                session,
+                message_id=delivery.message_id,
+                worker_id=self.worker_id,
+                error=error,
+                retry_at=retry_at,
             )
 
     def _release(self, delivery: Delivery, reason: str) -> None:
@@ -138,6 +142,7 @@ class OutboxWorker:
             service.release(
                 session,
                 message_id=delivery.message_id,
+                worker_id=self.worker_id,
                 retry_at=retry_at,
                 reason=f"paused: {reason}",
             )

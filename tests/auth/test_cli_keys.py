@@ -99,3 +99,10 @@ def test_keys_revoke_reports_unknown_and_already_revoked_keys(loyalty: Loyalty) 
     assert "revoked" in again.stderr
     assert unknown.exit_code == 1
     assert "lk_00000000" in unknown.stderr
+
+
+def test_keys_create_refuses_an_empty_name(loyalty: Loyalty) -> None:
+    result = loyalty("keys", "create", "--role", "admin", "--name", "  ")
+    assert result.exit_code == 2
+    assert "--name must not be empty" in result.output
+    assert "lk_" not in loyalty("keys", "list").output

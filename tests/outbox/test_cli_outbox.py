@@ -110,3 +110,9 @@ def test_outbox_retry_needs_ids_or_all(loyalty: Loyalty, dead: list[int], read: 
     assert result.exit_code == 2
     assert "--all" in result.stderr
     assert all(read(i).status == OutboxStatus.DEAD for i in dead)
+
+
+def test_outbox_list_refuses_an_unknown_status(loyalty: Loyalty) -> None:
+    result = loyalty("outbox", "list", "--status", "lost")
+    assert result.exit_code == 2
+    assert "lost" in result.output

@@ -99,6 +99,37 @@ def test_a_crashed_delivery_is_claimed_again_after_its_lease_and_has_one_effect(
     assert read(message_id).attempts == 2
 
 
+def test_a_worker_whose_lease_lapsed_cannot_reschedule_the_new_claim(
+    runtime: Runtime, enqueue: Enqueue, read: Read, clock: FrozenClock, settings: Settings
+) -> None:
+    message_id = enqueue("credit:ref-2")
+    lease = timedelta(seconds=settings.outbox_lease_seconds)
+    with session_scope(runtime.engine, write=True) as session:
+        service.claim_due(session, now=clock.now(), worker_id="slow", limit=1, lease=lease)
+    clock.advance(lease)
+    with session_scope(runtime.engine, write=True) as session:
+        [fresh] = service.claim_due(
+            session, now=clock.now(), worker_id="fresh", limit=1, lease=lease
+        )
+    far = clock.now() + timedelta(days=1)
+
+    with session_scope(runtime.engine, write=True) as session:  # the slow one finally fails
+        service.record_failure(
+            session, message_id=message_id, worker_id="slow", error="timeout", retry_at=None
+        )
+        service.release(
+            session, message_id=message_id, worker_id="slow", retry_at=far, reason="paused"
+        )
+
+    message = read(message_id)
+    assert (message.status, message.locked_by, message.last_error) == (
+        OutboxStatus.PENDING,
+        "fresh",
+        None,
+    )
+    assert message.attempts == fresh.attempt == 2
+
+
 def test_a_retryable_failure_keeps_the_message_pending_with_backoff(
     worker: OutboxWorker,
     enqueue: Enqueue,
