@@ -53,25 +53,33 @@ def post_events(
     *,
     connections: int,
     on_sent: Callable[[int], None] = lambda _: None,
+    rate_per_s: float | None = None,
 ) -> PhaseResult:
-    """POST every `(event count, body)` to /v1/events from `connections` concurrent workers."""
+    """POST every `(event count, body)` to /v1/events from `connections` concurrent workers.
 
-    async def post(client: httpx.AsyncClient, job: tuple[int, bytes], result: PhaseResult) -> None:
-        count, body = job
-        response = await _timed(client.post("/v1/events", content=body), result)
+    With `rate_per_s`, requests are offered on a fixed schedule (open loop) instead of as fast
+    as answers come back, and each latency counts from the request's scheduled time, so a
+    server that falls behind is charged for the queue it causes (no coordinated omission).
+    """
+
+    async def post(
+        client: httpx.AsyncClient, job: tuple[float, tuple[int, bytes]], result: PhaseResult
+    ) -> None:
+        due, (count, body) = job
+        response = await _timed(client.post("/v1/events", content=body), result, since=due)
         if response is not None:
             result.events_sent += count
             _check(response, result)
         on_sent(count)
 
-    return asyncio.run(_drive(base_url, api_key, bodies, connections, post))
+    return asyncio.run(_drive(base_url, api_key, bodies, connections, post, rate_per_s))
 
 
 def get_repeatedly(base_url: str, path: str, *, requests: int, connections: int) -> PhaseResult:
     """GET `path` `requests` times from `connections` workers: the HTTP floor of this machine."""
 
-    async def get(client: httpx.AsyncClient, _: int, result: PhaseResult) -> None:
-        response = await _timed(client.get(path), result)
+    async def get(client: httpx.AsyncClient, job: tuple[float, int], result: PhaseResult) -> None:
+        response = await _timed(client.get(path), result, since=job[0])
         if response is not None and response.status_code != 200:
             _failed(result, f"HTTP {response.status_code}: {response.text[:300]}")
 
@@ -83,11 +91,16 @@ async def _drive(
     api_key: str | None,
     jobs: Iterable[T],
     connections: int,
-    call: Callable[[httpx.AsyncClient, T, PhaseResult], Awaitable[None]],
+    call: Callable[[httpx.AsyncClient, tuple[float, T], PhaseResult], Awaitable[None]],
+    rate_per_s: float | None = None,
 ) -> PhaseResult:
-    """`connections` workers share the jobs; each worker has its own keep-alive connection."""
+    """`connections` workers share the jobs; each worker has its own keep-alive connection.
+
+    Each job is handed over with its due time: now (closed loop), or its slot on a fixed
+    schedule of `rate_per_s` (open loop), which the worker waits for before sending.
+    """
     result = PhaseResult(connections=connections)
-    pending = iter(jobs)
+    pending = enumerate(jobs)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     headers = {"content-type": "application/json"}
     if api_key:
@@ -97,8 +110,10 @@ async def _drive(
     ) as client:
 
         async def worker() -> None:
-            for job in pending:
-                await call(client, job, result)
+            for n, job in pending:
+                due = time.perf_counter() if rate_per_s is None else started + n / rate_per_s
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await call(client, (due, job), result)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
@@ -106,8 +121,10 @@ async def _drive(
     return result
 
 
-async def _timed(request: Awaitable[httpx.Response], result: PhaseResult) -> httpx.Response | None:
-    started = time.perf_counter()
+async def _timed(
+    request: Awaitable[httpx.Response], result: PhaseResult, *, since: float
+) -> httpx.Response | None:
+    started = since
     try:
         response = await request
     except httpx.TransportError as exc:

@@ -11,7 +11,6 @@ import orjson
 from loyalty_engine.auth.errors import MissingCredentials
 from loyalty_engine.auth.principal import Principal
 from loyalty_engine.auth.service import authenticate
-from loyalty_engine.db import session_scope
 from loyalty_engine.errors import LoyaltyError
 from loyalty_engine.runtime import Runtime
 
@@ -38,9 +37,10 @@ class AuthenticationMiddleware:
 
     def _authenticate(self, credential: str) -> Principal:
         runtime = self.runtime
-        with session_scope(runtime.engine, write=False) as session:
+        # A plain connection: one indexed read needs no ORM session.
+        with runtime.engine.connect() as conn:
             return authenticate(
-                session, credential=credential, secret=runtime.secret_key, now=runtime.clock.now()
+                conn, credential=credential, secret=runtime.secret_key, now=runtime.clock.now()
             )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.models import Customer
@@ -134,15 +134,18 @@ def _check(
     return None
 
 
+# Built once (ingest is the hot path); the id list is bound at execution.
+_CUSTOMER_IDS = select(CUSTOMERS.c.external_id, CUSTOMERS.c.id).where(
+    CUSTOMERS.c.external_id.in_(bindparam("external_ids", expanding=True))
+)
+
+
 def _customer_ids(session: Session, external_ids: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     wanted = sorted(external_ids)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        stmt = select(CUSTOMERS.c.external_id, CUSTOMERS.c.id).where(
-            CUSTOMERS.c.external_id.in_(chunk)
-        )
-        found.update(dict(session.execute(stmt).all()))
+        found.update(dict(session.execute(_CUSTOMER_IDS, {"external_ids": chunk}).all()))
     return found
 
 
