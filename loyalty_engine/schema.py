@@ -7,6 +7,7 @@ from loyalty_engine.customers.models import Customer
 from loyalty_engine.events.models import Event
 from loyalty_engine.leadership import SchedulerLeader
 from loyalty_engine.outbox.models import OutboxMessage
+from rewards.models import LedgerAccount, LedgerAllocation, LedgerEntry, LedgerLot
 
 metadata = SQLModel.metadata
 
@@ -15,6 +16,10 @@ __all__ = [
     "Customer",
     "Event",
     "InstanceSecret",
+    "LedgerAccount",
+    "LedgerAllocation",
+    "LedgerEntry",
+    "LedgerLot",
     "OutboxMessage",
     "SchedulerLeader",
     "metadata",
