@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loyalty_engine import __version__, migrations
@@ -27,11 +29,13 @@ from loyalty_engine.billing.gateway import BillingGateway
 from loyalty_engine.clock import Clock
 from loyalty_engine.config import Settings
 from loyalty_engine.customers import routes as customer_routes
+from loyalty_engine.customers.actions import register_customer_actions
 from loyalty_engine.customers.traits import TraitReactor
 from loyalty_engine.db import make_engine, session_scope
 from loyalty_engine.errors import LoyaltyError, json_path
 from loyalty_engine.events import routes as event_routes
-from loyalty_engine.events.schemas import EventBatchIn
+from loyalty_engine.events.schemas import EventBatchIn, EventIn
+from loyalty_engine.events.service import IngestLimits, ingest
 from loyalty_engine.limits import BodySizeLimit
 from loyalty_engine.messaging.delivery import register_email_delivery
 from loyalty_engine.messaging.mailer import Mailer
@@ -39,8 +43,12 @@ from loyalty_engine.metrics import OUTBOX_MESSAGES, MetricsMiddleware
 from loyalty_engine.outbox import routes as outbox_routes
 from loyalty_engine.outbox import service as outbox
 from loyalty_engine.outbox.worker import OutboxWorker
+from loyalty_engine.rules import routes as rule_routes
+from loyalty_engine.rules.engine import Emitter, RuleCatalog, RulesEngine
 from loyalty_engine.runtime import Runtime, install
 from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
+from rewards.actions import register_reward_actions
+from rewards.facts import balance_facts
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +64,42 @@ def build_runtime(
     )
     runtime = Runtime(settings=settings, engine=engine, clock=clock)
     runtime.reactors.register(TraitReactor(), TraitReactor.event_types)
+    register_customer_actions(runtime.actions)
+    register_reward_actions(runtime.actions)
+    rules = RulesEngine(RuleCatalog(runtime.actions), facts=[balance_facts], emit=_emitter(runtime))
+    runtime.reactors.register(rules)  # every event type: the rules decide what concerns them
     register_billing_deliveries(runtime.deliveries, billing)
     register_email_delivery(runtime.deliveries, mailer)
     return runtime
+
+
+def _emitter(runtime: Runtime) -> Emitter:
+    """Follow-up events from rule actions go through ingest too (the one door), one level deeper."""
+
+    def emit(
+        session: Session, events: list[tuple[str, str, dict[str, Any], str]], depth: int
+    ) -> None:
+        now = runtime.clock.now()
+        batch = [
+            (
+                i,
+                EventIn(
+                    type=kind,
+                    customer_id=customer,
+                    occurred_at=now,
+                    properties=properties,
+                    idempotency_key=key,
+                    source="rules",
+                ),
+            )
+            for i, (kind, customer, properties, key) in enumerate(events)
+        ]
+        limits = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
+        ingest(
+            session, events=batch, reactors=runtime.reactors, limits=limits, now=now, depth=depth
+        )
+
+    return emit
 
 
 def prepare(runtime: Runtime) -> None:
@@ -102,7 +143,7 @@ def create_app(
         description="Loyalty and referral program engine for B2B SaaS.",
     )
     app.state.runtime = runtime
-    for module in (auth_routes, customer_routes, event_routes, outbox_routes):
+    for module in (auth_routes, customer_routes, event_routes, outbox_routes, rule_routes):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
         app.include_router(module.router, dependencies=[Depends(authorize)])
     _add_probes(app, runtime)

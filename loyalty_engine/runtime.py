@@ -10,6 +10,7 @@ from loyalty_engine.clock import Clock
 from loyalty_engine.config import Settings
 from loyalty_engine.events.reactors import ReactorRegistry
 from loyalty_engine.outbox.delivery import DeliveryRegistry
+from loyalty_engine.rules.actions import ActionRegistry
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Runtime:
     clock: Clock
     reactors: ReactorRegistry = field(default_factory=ReactorRegistry)
     deliveries: DeliveryRegistry = field(default_factory=DeliveryRegistry)
+    actions: ActionRegistry = field(default_factory=ActionRegistry)
     secret_key: str = ""
 
 

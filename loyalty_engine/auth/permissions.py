@@ -9,6 +9,7 @@ from loyalty_engine.auth.principal import CUSTOMER
 ADMIN, MARKETER, BILLING, INGEST, SUPPORT = (r.value for r in Role)
 STAFF_READ = frozenset({ADMIN, MARKETER, SUPPORT})
 EVERY_KEY = frozenset(r.value for r in Role)
+CONFIGURE = frozenset({ADMIN, MARKETER})
 
 # (method, path template) -> the grants allowed. CUSTOMER marks routes a customer token may use,
 # and only for its own customer (the `external_id` path parameter must be theirs, else 404).
@@ -26,6 +27,16 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/events"): frozenset({ADMIN, INGEST}),
     ("GET", "/v1/outbox"): frozenset({ADMIN, SUPPORT}),
     ("POST", "/v1/outbox/{message_id}/retry"): frozenset({ADMIN}),
+    ("GET", "/v1/rules"): STAFF_READ,
+    ("POST", "/v1/rules"): CONFIGURE,
+    ("GET", "/v1/rules/{key}"): STAFF_READ,
+    ("PATCH", "/v1/rules/{key}"): CONFIGURE,
+    ("POST", "/v1/rules/{key}/activate"): CONFIGURE,
+    ("POST", "/v1/rules/{key}/archive"): CONFIGURE,
+    ("GET", "/v1/rules/{key}/versions"): STAFF_READ,
+    ("GET", "/v1/rules/{key}/audit"): STAFF_READ,
+    ("POST", "/v1/rules/dry-run"): STAFF_READ,
+    ("GET", "/v1/customers/{external_id}/decisions"): STAFF_READ,
 }
 
 # Routes outside /v1 that need no credentials.

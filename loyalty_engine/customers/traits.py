@@ -83,7 +83,7 @@ class TraitReactor:
 
     def react(self, session: Session, events: Sequence[StoredEvent], ctx: ReactContext) -> None:
         ids = {e.customer_id for e in events}
-        stmt = select(Customer).where(Customer.id.in_(ids)).with_for_update()  # type: ignore[union-attr]
+        stmt = select(Customer).where(Customer.id.in_(ids)).with_for_update(key_share=True)  # type: ignore[union-attr]
         customers = {c.id: c for c in session.execute(stmt).scalars()}
         for event in events:
             customer = customers[event.customer_id]

@@ -27,6 +27,7 @@ class StoredEvent:
 @dataclass(frozen=True, slots=True)
 class ReactContext:
     now: datetime
+    depth: int = 0  # 0 for events from outside; n for events emitted by reactors n deep
 
 
 @dataclass(frozen=True, slots=True)

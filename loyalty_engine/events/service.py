@@ -60,6 +60,7 @@ def ingest(
     reactors: ReactorRegistry,
     limits: IngestLimits,
     now: datetime,
+    depth: int = 0,
 ) -> list[Result]:
     """Store each valid, new event once and run its reactors; one result per event given.
 
@@ -87,7 +88,7 @@ def ingest(
         else:
             first[key] = index
             fresh.append((index, event))
-    stored = _store(session, fresh, customer_ids, reactors, now)
+    stored = _store(session, fresh, customer_ids, reactors, now, depth)
     event_ids = {r.index: r.event_id for r in stored}
     for repeat, first_index in repeats:
         repeat.event_id = event_ids[first_index]
@@ -155,6 +156,7 @@ def _store(
     customer_ids: dict[str, int],
     reactors: ReactorRegistry,
     now: datetime,
+    depth: int,
 ) -> list[Result]:
     if not known:
         return []
@@ -198,7 +200,7 @@ def _store(
                 e.properties,
             )
         )
-    reactors.react(session, stored, ReactContext(now=now))
+    reactors.react(session, stored, ReactContext(now=now, depth=depth))
     return results
 
 

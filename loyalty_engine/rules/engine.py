@@ -1,0 +1,400 @@
+"""The rules engine, as the reactor every event passes through: for each event, the active rules
+of its type, in priority order, each deciding once (idempotent on rule version and event),
+within its limits, with the trace of why stored beside what it did."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from loyalty_engine.customers.models import Customer
+from loyalty_engine.db import insert_ignore
+from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
+from loyalty_engine.rules.actions import ActionContext, ActionRegistry, BoundAction, Grant
+from loyalty_engine.rules.coerce import truthy
+from loyalty_engine.rules.customer_facts import customer_facts, epoch_seconds
+from loyalty_engine.rules.evaluate import evaluate
+from loyalty_engine.rules.models import (
+    ConfigGeneration,
+    Decision,
+    Outcome,
+    Rule,
+    RuleBudget,
+    RuleVersion,
+    VersionStatus,
+)
+from loyalty_engine.rules.nodes import Node
+from loyalty_engine.rules.parse import parse
+from loyalty_engine.rules.pycompile import compile_python
+from loyalty_engine.rules.schemas import Budget, CustomerLimit, Limits
+from loyalty_engine.rules.windows import calendar_period, rolling_start
+
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
+BUDGETS = RuleBudget.__table__  # type: ignore[attr-defined]
+GENERATIONS = ConfigGeneration.__table__  # type: ignore[attr-defined]
+MAX_EMIT_DEPTH = 3
+
+# Adds facts to customers' fact objects, by customer id (segments, milestones, balances...).
+FactProvider = Callable[[Session, list[int]], dict[int, dict[str, Any]]]
+# Ingests follow-up events (type, customer external id, properties, idempotency key, depth).
+Emitter = Callable[[Session, list[tuple[str, str, dict[str, Any], str]], int], None]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule_id: int
+    version_id: int
+    key: str
+    version: int
+    triggers: frozenset[str]
+    node: Node
+    holds: Callable[[Any], Any]
+    actions: tuple[BoundAction, ...]
+    limits: Limits
+    priority: int
+    stop_after_match: bool
+    segment: str | None
+    active_from: datetime | None
+    active_until: datetime | None
+
+    def in_window(self, at: datetime) -> bool:
+        return (self.active_from is None or at >= self.active_from) and (
+            self.active_until is None or at < self.active_until
+        )
+
+
+def compile_rule(rule: Rule, version: RuleVersion, actions: ActionRegistry) -> CompiledRule:
+    """A stored version, ready to run (its content was validated when it was saved)."""
+    node = parse(version.condition)
+    bound, problems = actions.bind(version.actions)
+    if problems:
+        raise ValueError(f"rule {rule.key} v{version.version}: {problems[0].message}")
+    assert rule.id is not None
+    assert version.id is not None
+    return CompiledRule(
+        rule_id=rule.id,
+        version_id=version.id,
+        key=rule.key,
+        version=version.version,
+        triggers=frozenset(version.triggers),
+        node=node,
+        holds=compile_python(node),
+        actions=tuple(bound),
+        limits=Limits.model_validate(version.limits),
+        priority=version.priority,
+        stop_after_match=version.stop_after_match,
+        segment=version.segment_key,
+        active_from=version.active_from,
+        active_until=version.active_until,
+    )
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    generation: int
+    by_trigger: dict[str, tuple[CompiledRule, ...]]
+
+    def for_event(self, event_type: str) -> tuple[CompiledRule, ...]:
+        return self.by_trigger.get(event_type, ())
+
+
+@dataclass
+class RuleCatalog:
+    """This process's compiled active rules; reloaded when the rules generation moves."""
+
+    actions: ActionRegistry
+    _book: RuleBook | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def book(self, session: Session) -> RuleBook:
+        generation = generation_of(session, "rules")
+        current = self._book
+        if current is not None and current.generation == generation:
+            return current
+        with self._lock:
+            book = load_book(session, self.actions, generation)
+            self._book = book
+            return book
+
+
+def generation_of(session: Session, name: str) -> int:
+    stmt = select(GENERATIONS.c.generation).where(GENERATIONS.c.name == name)
+    return int(session.execute(stmt).scalar() or 0)
+
+
+def load_book(session: Session, actions: ActionRegistry, generation: int) -> RuleBook:
+    rows = session.execute(
+        select(Rule, RuleVersion)
+        .join(RuleVersion, RuleVersion.rule_id == Rule.id)  # type: ignore[arg-type]
+        .where(RuleVersion.status == VersionStatus.ACTIVE)  # type: ignore[arg-type]
+    ).all()
+    compiled = sorted(
+        (compile_rule(rule, version, actions) for rule, version in rows),
+        key=lambda r: (r.priority, r.key),
+    )
+    by_trigger: dict[str, list[CompiledRule]] = {}
+    for rule in compiled:
+        for trigger in rule.triggers:
+            by_trigger.setdefault(trigger, []).append(rule)
+    return RuleBook(generation, {t: tuple(rules) for t, rules in by_trigger.items()})
+
+
+@dataclass
+class RulesEngine:
+    """The reactor: registered for every event type."""
+
+    catalog: RuleCatalog
+    facts: list[FactProvider] = field(default_factory=list)
+    emit: Emitter | None = None
+    name: str = "rules"
+
+    def validate(self, event_type: str, properties: dict[str, Any]) -> list[PropertyProblem]:
+        return []
+
+    def react(self, session: Session, events: Sequence[StoredEvent], ctx: ReactContext) -> None:
+        book = self.catalog.book(session)
+        relevant = [e for e in events if book.for_event(e.type)]
+        if not relevant:
+            return
+        customers = self.customer_facts(session, sorted({e.customer_id for e in relevant}))
+        follow_ups: list[tuple[str, str, dict[str, Any], str]] = []
+        for event in relevant:
+            facts = event_facts(event, customers[event.customer_id], ctx.now)
+            for rule in book.for_event(event.type):
+                matched = self.decide(session, rule, event, facts, ctx, follow_ups)
+                if matched and rule.stop_after_match:
+                    break
+        if follow_ups and self.emit is not None and ctx.depth < MAX_EMIT_DEPTH:
+            self.emit(session, follow_ups, ctx.depth + 1)
+
+    def customer_facts(self, session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+        rows = session.execute(select(CUSTOMERS).where(CUSTOMERS.c.id.in_(ids))).mappings()
+        found = {row["id"]: customer_facts(dict(row)) for row in rows}
+        for provide in self.facts:
+            for customer_id, extra in provide(session, ids).items():
+                found[customer_id].update(extra)
+        return found
+
+    def decide(
+        self,
+        session: Session,
+        rule: CompiledRule,
+        event: StoredEvent,
+        facts: dict[str, Any],
+        ctx: ReactContext,
+        follow_ups: list[tuple[str, str, dict[str, Any], str]],
+    ) -> bool:
+        """Whether the rule matched; if so, its decision is recorded (once) and carried out."""
+        if not rule.in_window(event.occurred_at):
+            return False
+        if rule.segment is not None and rule.segment not in facts["customer"].get("segments", ()):
+            return False
+        if not truthy(rule.holds(facts)):
+            return False
+        explained = evaluate(rule.node, facts)  # the slow path with a trace, for matches only
+        grants = [g for g in (a.preview(facts) for a in rule.actions) if g is not None]
+        main = grants[0] if grants else None
+        outcome, reason = within_limits(session, rule, event, main, ctx.now)
+        decision_id = record_decision(
+            session, rule, event, outcome, main, explained.to_json(), reason, ctx.now
+        )
+        if outcome is not Outcome.APPLIED:
+            return True
+        results = self.carry_out(session, rule, event, facts, decision_id, ctx, follow_ups)
+        session.execute(
+            update(DECISIONS).where(DECISIONS.c.id == decision_id).values(results=results)
+        )
+        return True
+
+    def carry_out(
+        self,
+        session: Session,
+        rule: CompiledRule,
+        event: StoredEvent,
+        facts: dict[str, Any],
+        decision_id: int,
+        ctx: ReactContext,
+        follow_ups: list[tuple[str, str, dict[str, Any], str]],
+    ) -> list[dict[str, Any]]:
+        def emit(event_type: str, properties: dict[str, Any]) -> None:
+            key = f"decision:{decision_id}:{event_type}:{len(follow_ups)}"
+            follow_ups.append((event_type, event.customer_external_id, properties, key))
+
+        action_ctx = ActionContext(
+            session=session,
+            now=ctx.now,
+            customer_id=event.customer_id,
+            customer_external_id=event.customer_external_id,
+            event_id=event.id,
+            event_type=event.type,
+            rule_id=rule.rule_id,
+            rule_version_id=rule.version_id,
+            decision_id=decision_id,
+            facts=facts,
+            emit=emit,
+        )
+        results = []
+        for action in rule.actions:
+            outcome = action.spec.run(action_ctx, action.params, action.preview(facts))
+            results.append({"type": action.spec.name, **outcome})
+        return results
+
+
+def event_facts(event: StoredEvent, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "event": {
+            "type": event.type,
+            "source": event.source,
+            "occurred_at": epoch_seconds(event.occurred_at),
+            "properties": event.properties,
+        },
+        "customer": customer,
+        "now": epoch_seconds(now),
+    }
+
+
+def within_limits(
+    session: Session, rule: CompiledRule, event: StoredEvent, grant: Grant | None, now: datetime
+) -> tuple[Outcome, str]:
+    """APPLIED, or why not. Callers hold the locks that make the answer stay true:
+    the customer row for per-customer limits, the budget row for the rule's budget."""
+    if rule.limits.per_customer:
+        lock_customer(session, event.customer_id)
+        for limit in rule.limits.per_customer:
+            reason = _over_customer_limit(session, rule, event, grant, limit, now)
+            if reason:
+                return Outcome.CAPPED, reason
+    budget = rule.limits.budget
+    if budget is None or grant is None or grant.unit != budget.unit:
+        return Outcome.APPLIED, ""
+    if not spend_budget(session, rule, budget, grant.amount, event.occurred_at):
+        return Outcome.OVER_BUDGET, f"the rule's {budget.unit} budget for the period is spent"
+    return Outcome.APPLIED, ""
+
+
+def lock_customer(session: Session, customer_id: int) -> None:
+    # Concurrent events of one customer serialize here (SQLite's writer lock already does).
+    # FOR NO KEY UPDATE, not FOR UPDATE: the event row inserted just before holds a key-share
+    # lock on this customer (its foreign key), and two such transactions asking for FOR UPDATE
+    # would deadlock.
+    stmt = (
+        select(CUSTOMERS.c.id).where(CUSTOMERS.c.id == customer_id).with_for_update(key_share=True)
+    )
+    session.execute(stmt)
+
+
+def _over_customer_limit(
+    session: Session,
+    rule: CompiledRule,
+    event: StoredEvent,
+    grant: Grant | None,
+    limit: CustomerLimit,
+    now: datetime,
+) -> str:
+    since = _window_start(limit, event.occurred_at)
+    base = (
+        DECISIONS.c.rule_id == rule.rule_id,
+        DECISIONS.c.customer_id == event.customer_id,
+        DECISIONS.c.outcome == Outcome.APPLIED,
+    )
+    window = (DECISIONS.c.decided_at >= since,) if since is not None else ()
+    if limit.count is not None:
+        used = session.execute(select(func.count()).where(*base, *window)).scalar_one()
+        if used >= limit.count:
+            return f"limit of {limit.count} per customer {_describe(limit)} reached"
+        return ""
+    assert limit.amount is not None
+    if grant is None or grant.unit != limit.unit:
+        return ""
+    used = session.execute(
+        select(func.coalesce(func.sum(DECISIONS.c.grant_amount), 0)).where(
+            *base, DECISIONS.c.grant_unit == limit.unit, *window
+        )
+    ).scalar_one()
+    if used + grant.amount > limit.amount:
+        return f"limit of {limit.amount} {limit.unit} per customer {_describe(limit)} reached"
+    return ""
+
+
+def _window_start(limit: CustomerLimit, at: datetime) -> datetime | None:
+    if limit.window.calendar is not None:
+        return calendar_period(limit.window.calendar, at).starts_at
+    if limit.window.rolling_days is not None:
+        return rolling_start(limit.window.rolling_days, at)
+    return None
+
+
+def _describe(limit: CustomerLimit) -> str:
+    if limit.window.calendar is not None:
+        return f"per {limit.window.calendar.value}"
+    if limit.window.rolling_days is not None:
+        return f"in {limit.window.rolling_days} days"
+    return "ever"
+
+
+def spend_budget(
+    session: Session, rule: CompiledRule, budget: Budget, amount: int, at: datetime
+) -> bool:
+    """Take `amount` from the rule's budget for the period of `at`, or refuse (never overspend)."""
+    period = calendar_period(budget.calendar, at).key if budget.calendar else "all"
+    dialect = session.get_bind().dialect.name
+    session.execute(
+        insert_ignore(BUDGETS, dialect).values(
+            rule_id=rule.rule_id, period_key=period, unit=budget.unit, spent=0
+        )
+    )
+    key = (
+        BUDGETS.c.rule_id == rule.rule_id,
+        BUDGETS.c.period_key == period,
+        BUDGETS.c.unit == budget.unit,
+    )
+    spent = session.execute(
+        select(BUDGETS.c.spent).where(*key).with_for_update(key_share=True)
+    ).scalar_one()
+    if spent + amount > budget.amount:
+        return False
+    session.execute(update(BUDGETS).where(*key).values(spent=BUDGETS.c.spent + amount))
+    return True
+
+
+def record_decision(
+    session: Session,
+    rule: CompiledRule,
+    event: StoredEvent,
+    outcome: Outcome,
+    grant: Grant | None,
+    trace: dict[str, Any],
+    reason: str,
+    now: datetime,
+) -> int:
+    """The new decision's id. Ingest runs reactors only for newly stored events, so a rule version
+    meets an event once; the unique key guards that, and a breach rolls the whole batch back
+    (with any budget taken for it) rather than deciding twice."""
+    stmt = (
+        insert_ignore(DECISIONS, session.get_bind().dialect.name)
+        .values(
+            rule_id=rule.rule_id,
+            rule_version_id=rule.version_id,
+            event_id=event.id,
+            customer_id=event.customer_id,
+            outcome=outcome,
+            grant_unit=grant.unit if grant and outcome is Outcome.APPLIED else None,
+            grant_amount=grant.amount if grant and outcome is Outcome.APPLIED else 0,
+            trace=trace,
+            results=[],
+            reason=reason,
+            decided_at=now,
+        )
+        .returning(DECISIONS.c.id)
+    )
+    found = session.execute(stmt).scalar_one_or_none()
+    if found is None:
+        raise RuntimeError(f"rule {rule.key} v{rule.version} already decided event {event.id}")
+    return int(found)
