@@ -24,6 +24,9 @@ from loyalty_engine.customers.service import upsert_customer
 from loyalty_engine.db import session_scope
 from loyalty_engine.events.schemas import EventIn
 from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.rules.schemas import RuleCreate
+from loyalty_engine.rules.service import create_rule
+from loyalty_engine.rules.validation import rule_validator
 from loyalty_engine.runtime import Runtime
 
 PLANS = {  # plan: (monthly price per seat in cents, seat range)
@@ -126,6 +129,7 @@ def load_demo(runtime: Runtime, *, customers: int, months: int, seed: int) -> De
         )
         if first.first() is not None:
             return DemoOutcome("demo data already loaded: nothing to do")
+    _demo_rules(runtime, now)
     rng = random.Random(seed)
     stories = [_story(rng, i + 1, now, months) for i in range(customers)]
     total = sum(len(s.events) for s in stories)
@@ -153,6 +157,41 @@ def load_demo(runtime: Runtime, *, customers: int, months: int, seed: int) -> De
         customers=len(stories),
         events=total,
     )
+
+
+DEMO_RULES: list[dict[str, Any]] = [
+    {
+        "key": "points-per-dollar",
+        "name": "1 point per dollar paid",
+        "triggers": ["invoice_paid"],
+        "actions": [
+            {
+                "type": "award_points",
+                "params": {
+                    "points": {"per": 100, "of": "event.properties.amount_minor"},
+                    "expires_in_days": 365,
+                },
+            },
+        ],
+    },
+    {
+        "key": "first-dashboard-bonus",
+        "name": "500 points for building the first dashboard",
+        "triggers": ["onboarding_step_completed"],
+        "condition": {"==": [{"var": "event.properties.step"}, "first_dashboard"]},
+        "actions": [{"type": "award_points", "params": {"points": 500}}],
+        "limits": {"per_customer": [{"count": 1}]},
+    },
+]
+
+
+def _demo_rules(runtime: Runtime, now: datetime) -> None:
+    """Active demo rules, through the same service as the API (so they are checked the same)."""
+    validate = rule_validator(runtime.actions)
+    with session_scope(runtime.engine, write=True) as session:
+        for body in DEMO_RULES:
+            rule = RuleCreate.model_validate({**body, "activate": True})
+            create_rule(session, body=rule, actor="demo", now=now, validate=validate)
 
 
 def _demo_key(runtime: Runtime, now: datetime) -> str:
