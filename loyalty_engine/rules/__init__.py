@@ -23,7 +23,13 @@ from loyalty_engine.rules.facts import (
 from loyalty_engine.rules.nodes import OPERATORS, Array, Literal, Node, Op, Var
 from loyalty_engine.rules.parse import parse
 from loyalty_engine.rules.pycompile import compile_python
-from loyalty_engine.rules.sqlcompile import SqlExpression, check_sql, compile_sql, compile_sql_value
+from loyalty_engine.rules.sqlcompile import (
+    SqlExpression,
+    check_sql,
+    compile_sql,
+    compile_sql_filter,
+    compile_sql_value,
+)
 from loyalty_engine.rules.sqlvalue import Resolver, SqlFact
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "check_sql",
     "compile_python",
     "compile_sql",
+    "compile_sql_filter",
     "compile_sql_value",
     "customer_facts",
     "customer_resolver",

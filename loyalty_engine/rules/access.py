@@ -107,6 +107,8 @@ def reduce_items(items: Any, body: Body, initial: Any) -> Any:
 
 
 def all_items(items: Any, body: Body) -> bool:
+    """False for an empty array and for anything not an array (json-logic-js would walk a
+    string's characters here, though filter/some/none treat a string as no items)."""
     if not isinstance(items, ARRAYS) or not items:
         return False
     spend(len(items))

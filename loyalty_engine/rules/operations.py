@@ -105,6 +105,8 @@ def add(*values: Any) -> int | float:
 
 
 def mul(first: Any, *values: Any) -> int | float:
+    """`*`: json-logic-js returns a lone operand untouched ({"*": ["2"]} is "2"); here it is
+    read as a number like the others, so `*` always gives a number."""
     product = parse_float(first)
     for value in values:
         product = exact(product * parse_float(value))

@@ -15,7 +15,10 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import and_, case, false, literal, not_, or_, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BooleanClauseList, ColumnElement, False_, Grouping
+from sqlalchemy.sql.functions import coalesce
+from sqlalchemy.sql.operators import and_ as and_op
+from sqlalchemy.sql.operators import or_ as or_op
 
 from loyalty_engine.rules import operations as ops
 from loyalty_engine.rules import sqlnumbers, sqlops
@@ -24,6 +27,7 @@ from loyalty_engine.rules.errors import ConditionInvalid, Problem
 from loyalty_engine.rules.evaluate import thaw
 from loyalty_engine.rules.fold import fold
 from loyalty_engine.rules.nodes import SCOPED, Array, Literal, Node, Op, Var
+from loyalty_engine.rules.sqldialect import rendered_size
 from loyalty_engine.rules.sqlvalue import (
     BOOL,
     NOT_NULL,
@@ -37,7 +41,7 @@ from loyalty_engine.rules.sqlvalue import (
     truth,
 )
 
-MAX_SQL_WEIGHT = 5_000  # operand copies in one expression (CASE repeats its operands)
+MAX_SQL_SIZE = 50_000  # elements written out in one condition's SQL
 _HINT = "segments run in SQL: compare traits with literals, combine with and/or/!, use in, "
 _HINT += "arithmetic, cat, substr or missing"
 _LOGICAL = frozenset({"and", "or", "!", "!!", "if", "?:", "missing", "missing_some"})
@@ -69,9 +73,29 @@ def compile_sql(node: Node, resolver: Resolver) -> ColumnElement[bool]:
     """Whether the condition holds (its truthiness), as a condition never NULL."""
     translator = _Translator(resolver)
     try:
-        return translator.truth(fold(node))
+        return _bounded(translator.truth(fold(node)), node)
     except _Poisoned:
         raise ConditionInvalid(translator.problems) from None
+
+
+def compile_sql_filter(node: Node, resolver: Resolver) -> ColumnElement[bool]:
+    """For WHERE only: true exactly for the rows where the condition holds, and NULL or false
+    elsewhere, so never negate it. Drops the COALESCE(..., false) that `compile_sql` keeps at
+    the top (under AND/OR, NULL and false exclude a row alike), which lets indexes serve."""
+    return _positive(compile_sql(node, resolver))
+
+
+def _positive(condition: ColumnElement[Any]) -> ColumnElement[Any]:
+    if isinstance(condition, Grouping) and isinstance(condition.element, ColumnElement):
+        return _positive(condition.element)
+    if isinstance(condition, BooleanClauseList) and condition.operator in (and_op, or_op):
+        parts = [_positive(part) for part in condition.clauses]
+        return and_(*parts) if condition.operator is and_op else or_(*parts)
+    if isinstance(condition, coalesce):
+        value, otherwise = list(condition.clauses)
+        if isinstance(otherwise, False_):
+            return _positive(value)
+    return condition
 
 
 def compile_sql_value(node: Node, resolver: Resolver) -> SqlExpression:
@@ -84,7 +108,19 @@ def compile_sql_value(node: Node, resolver: Resolver) -> SqlExpression:
     if value.expr is None and isinstance(value.const, tuple):
         problem = Problem(node.path, "the condition gives an array, which SQL cannot select", "sql")
         raise ConditionInvalid([problem])
+    if value.expr is not None:
+        _bounded(value.expr, node)
     return SqlExpression(value)
+
+
+def _bounded(expression: ColumnElement[Any], node: Node) -> ColumnElement[Any]:
+    """Refuse SQL that would write itself out too large: JavaScript's `a or b` gives a, and
+    SQL can only say so with CASE WHEN a THEN a, so nested values can double at every level."""
+    size = rendered_size(expression, MAX_SQL_SIZE)
+    if size > MAX_SQL_SIZE:
+        message = f"the SQL for this condition would be larger than {MAX_SQL_SIZE} parts"
+        raise ConditionInvalid([Problem(node.path, message, "sql", _HINT)])
+    return expression
 
 
 def check_sql(node: Node, resolver: Resolver) -> list[Problem]:
@@ -111,12 +147,9 @@ class _Translator:
 
     def value(self, node: Node) -> Sql:
         try:
-            result = self._value(node)
+            return self._value(node)
         except Refuse as refused:
             raise self.refuse(node, str(refused), refused.type) from None
-        if result.weight > MAX_SQL_WEIGHT:
-            raise self.refuse(node, "this part repeats its operands too often in SQL")
-        return result
 
     def values(self, nodes: Sequence[Node]) -> list[Sql]:
         """Every operand translated, so that every refusal among them is reported."""
@@ -290,14 +323,14 @@ def _literal_keys(names: Sequence[Node]) -> list[str]:
 def _negate(value: Sql) -> Sql:
     if value.expr is None:
         return Sql.constant(not value.const)
-    return boolean(not_(value.expr), value)
+    return boolean(not_(value.expr))
 
 
 def _all(pairs: list[Sql]) -> Sql:
     if any(p.expr is None and not p.const for p in pairs):
         return Sql.constant(False)
     conditions = [p.expr for p in pairs if p.expr is not None]
-    return boolean(and_(*conditions), *pairs) if conditions else Sql.constant(True)
+    return boolean(and_(*conditions)) if conditions else Sql.constant(True)
 
 
 def _minus(args: list[Sql]) -> Sql:

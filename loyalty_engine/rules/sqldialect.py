@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Float, Integer, String, and_, case, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
 
 from loyalty_engine.rules.sqlvalue import BOOL, NUMBER, STRING
@@ -154,6 +154,9 @@ class binary_order(ColumnElement[bool]):
             raise ValueError(operator)
         self.left, self.operator, self.right = left, operator, right
 
+    def get_children(self, **kw: Any) -> list[ColumnElement[Any]]:
+        return [self.left, self.right]
+
 
 @compiles(binary_order)
 def _order_default(element: binary_order, compiler: SQLCompiler, **kw: Any) -> str:
@@ -165,3 +168,24 @@ def _order_default(element: binary_order, compiler: SQLCompiler, **kw: Any) -> s
 def _order_pg(element: binary_order, compiler: SQLCompiler, **kw: Any) -> str:
     left, right = compiler.process(element.left, **kw), compiler.process(element.right, **kw)
     return f'(({left}) COLLATE "C" {element.operator} ({right}) COLLATE "C")'
+
+
+def rendered_size(element: ClauseElement, limit: int) -> int:
+    """How many elements the SQL of `element` writes out (a part shared by several parents is
+    written once for each; PostgreSQL's GREATEST writes its arguments twice), up to `limit`+1.
+    Counted over the shared structure, so it takes time linear in the structure, not the text."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[ClauseElement, bool]] = [(element, False)]
+    while stack:
+        part, counted_children = stack.pop()
+        if id(part) in sizes:
+            continue
+        children = list(part.get_children())
+        if not counted_children:
+            stack.append((part, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        factor = 2 if isinstance(part, (greatest, least)) else 1
+        total = 1 + factor * sum(sizes[id(child)] for child in children)
+        sizes[id(part)] = min(total, limit + 1)
+    return sizes[id(element)]

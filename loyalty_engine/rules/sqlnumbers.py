@@ -34,10 +34,10 @@ def to_num(value: Sql) -> Sql:
     if value.kind == NUMBER:
         if value.null is None:
             coalesced = func.coalesce(value.expr, literal(0))
-            return make(coalesced, NUMBER, NOT_NULL, value, integral=value.integral)
+            return make(coalesced, NUMBER, NOT_NULL, integral=value.integral)
         return value
     if value.kind == BOOL:
-        return make(bool_number(value.expr), NUMBER, NOT_NULL, value, integral=True)
+        return make(bool_number(value.expr), NUMBER, NOT_NULL, integral=True)
     raise Refuse("turning text into a number has no faithful SQL; compare it with text")
 
 
@@ -46,7 +46,7 @@ def parse_num(value: Sql) -> Sql:
     if value.expr is None:
         return Sql.constant(finite(parse_float(value.const)))
     if value.kind == NUMBER:
-        return value if value.null is NOT_NULL else make(value.expr, NUMBER, NAN, value)
+        return value if value.null is NOT_NULL else make(value.expr, NUMBER, NAN)
     if value.kind == BOOL:
         return Sql.constant(NAN)
     raise Refuse("reading a number out of text has no faithful SQL")
@@ -70,14 +70,14 @@ def arithmetic(op: str, values: Sequence[Sql]) -> Sql:
         "-": lambda x, y: x - y,
     }[op]
     expr = reduce(combine, [as_float(n) for n in numbers])
-    return make(expr, NUMBER, _nan_if_any(numbers), *numbers)
+    return make(expr, NUMBER, _nan_if_any(numbers))
 
 
 def negate(value: Sql) -> Sql:
     number = to_num(value)
     if number.expr is None:
         return Sql.constant(ops.sub(number.const))
-    return make(-number.expr, NUMBER, number.null, number, integral=number.integral)
+    return make(-number.expr, NUMBER, number.null, integral=number.integral)
 
 
 def divide(a: Sql, b: Sql) -> Sql:
@@ -86,7 +86,7 @@ def divide(a: Sql, b: Sql) -> Sql:
         raise Refuse("'/' translates only with a literal divisor other than zero")
     if x.expr is None:
         return Sql.constant(ops.div(x.const, y.const))
-    return make(as_float(x) / literal(float(y.const)), NUMBER, x.null, x)
+    return make(as_float(x) / literal(float(y.const)), NUMBER, x.null)
 
 
 def modulo(a: Sql, b: Sql) -> Sql:
@@ -97,7 +97,7 @@ def modulo(a: Sql, b: Sql) -> Sql:
         return Sql.constant(ops.mod(x.const, y.const))
     if not x.integral:
         raise Refuse("'%' translates only on whole numbers (integer traits, instants)")
-    return make(x.expr % sql_literal(y.const), NUMBER, x.null, x, integral=True)
+    return make(x.expr % sql_literal(y.const), NUMBER, x.null, integral=True)
 
 
 def extreme(op: str, values: Sequence[Sql]) -> Sql:
@@ -114,4 +114,4 @@ def extreme(op: str, values: Sequence[Sql]) -> Sql:
     construct = least if op == "min" else greatest
     expr = construct(*(n.sql() for n in numbers))
     integral = all(n.integral if n.expr is not None else isinstance(n.const, int) for n in numbers)
-    return make(expr, NUMBER, _nan_if_any(numbers), *numbers, integral=integral)
+    return make(expr, NUMBER, _nan_if_any(numbers), integral=integral)

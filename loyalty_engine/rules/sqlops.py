@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, literal
+from sqlalchemy import and_, case, false, func, literal, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty_engine.rules import operations as ops
@@ -51,7 +51,7 @@ def equal(a: Sql, b: Sql, *, strict: bool) -> Sql:
 def _equal_constant(a: Sql, constant: Any, *, strict: bool) -> Sql:
     assert a.expr is not None
     if constant is None:
-        return boolean(a.expr.is_(None), a) if a.null is None else Sql.constant(False)
+        return boolean(a.expr.is_(None)) if a.null is None else Sql.constant(False)
     if isinstance(constant, tuple):  # a literal array: never the same array; loosely, its text
         return (
             Sql.constant(False)
@@ -62,7 +62,7 @@ def _equal_constant(a: Sql, constant: Any, *, strict: bool) -> Sql:
         return Sql.constant(False)
     if kind_of_const(constant) == a.kind:
         matches = a.expr == sql_literal(finite(constant))
-        return boolean(func.coalesce(matches, false()) if a.nullable else matches, a)
+        return boolean(func.coalesce(matches, false()) if a.nullable else matches)
     if strict:
         return Sql.constant(False)
     if a.kind == STRING:
@@ -72,9 +72,9 @@ def _equal_constant(a: Sql, constant: Any, *, strict: bool) -> Sql:
         return Sql.constant(False)
     if a.kind == BOOL:
         matches = bool_number(a.expr) == literal(finite(number))
-        return boolean(and_(a.expr.is_not(None), matches) if a.nullable else matches, a)
+        return boolean(and_(a.expr.is_not(None), matches) if a.nullable else matches)
     matches = a.expr == sql_literal(finite(number))
-    return boolean(func.coalesce(matches, false()) if a.nullable else matches, a)
+    return boolean(func.coalesce(matches, false()) if a.nullable else matches)
 
 
 def _equal_expressions(a: Sql, b: Sql, *, strict: bool) -> Sql:
@@ -83,27 +83,23 @@ def _equal_expressions(a: Sql, b: Sql, *, strict: bool) -> Sql:
     if a.kind != b.kind:
         if strict:
             both_null = and_(a.expr.is_(None), b.expr.is_(None))
-            return (
-                boolean(both_null, a, b)
-                if a.null is None and b.null is None
-                else Sql.constant(False)
-            )
+            return boolean(both_null) if a.null is None and b.null is None else Sql.constant(False)
         if STRING in (a.kind, b.kind):
             raise Refuse("comparing text with a number or boolean turns the text into a number")
         a, b = (_bool_as_number(a), b) if a.kind == BOOL else (a, _bool_as_number(b))
     left, right = a.sql(), b.sql()
     if a.null is NAN or b.null is NAN:
-        return boolean(func.coalesce(left == right, false()), a, b)
+        return boolean(func.coalesce(left == right, false()))
     if not a.nullable and not b.nullable:
-        return boolean(left == right, a, b)
-    return boolean(left.is_not_distinct_from(right), a, b)
+        return boolean(left == right)
+    return boolean(left.is_not_distinct_from(right))
 
 
 def _bool_as_number(value: Sql) -> Sql:
     """true/false as 1/0, keeping NULL (null == 0 is false, null == null is true)."""
     assert value.expr is not None
     expr = case((value.expr, literal(1)), (~value.expr, literal(0)))
-    return make(expr, NUMBER, value.null, value, integral=True)
+    return make(expr, NUMBER, value.null, integral=True)
 
 
 def relate(symbol: str, a: Sql, b: Sql) -> Sql:
@@ -120,21 +116,21 @@ def relate(symbol: str, a: Sql, b: Sql) -> Sql:
     condition = _compare(x.sql(), symbol, y.sql())
     if x.nullable or y.nullable:
         condition = func.coalesce(condition, false())
-    return boolean(condition, x, y)
+    return boolean(condition)
 
 
 def _relate_text(symbol: str, a: Sql, b: Sql, python: Callable[[Any, Any], bool]) -> Sql:
     if a.expr is not None and b.expr is not None:
         if a.nullable or b.nullable:
             raise Refuse("ordering two texts that may be missing turns text into numbers")
-        return boolean(binary_order(a.expr, symbol, b.expr), a, b)
+        return boolean(binary_order(a.expr, symbol, b.expr))
     column, constant = (a, b.const) if a.expr is not None else (b, a.const)
     assert column.expr is not None
     ordered = binary_order(a.sql(), symbol, b.sql())
     if not column.nullable:
-        return boolean(ordered, a, b)
+        return boolean(ordered)
     when_null = python(None, constant) if a.expr is not None else python(constant, None)
-    return boolean(case((column.expr.is_(None), literal(when_null)), else_=ordered), a, b)
+    return boolean(case((column.expr.is_(None), literal(when_null)), else_=ordered))
 
 
 def _primitive(value: Sql) -> Sql:
@@ -161,15 +157,15 @@ def text_of(value: Sql, *, null_text: str = "null") -> Sql:
     expr = value.expr
     if value.kind == BOOL:
         expr = case((expr, literal("true")), (~expr, literal("false")), else_=literal(null_text))
-        return make(expr, STRING, NOT_NULL, value)
+        return make(expr, STRING, NOT_NULL)
     if value.kind == NUMBER:
         if not value.integral:
             raise Refuse("writing a fractional number as text has no faithful SQL")
         expr = as_text(expr)
     if not value.nullable:
-        return make(expr, STRING, NOT_NULL, value)
+        return make(expr, STRING, NOT_NULL)
     missing_text = "NaN" if value.null is NAN else null_text
-    return make(func.coalesce(expr, literal(missing_text)), STRING, NOT_NULL, value)
+    return make(func.coalesce(expr, literal(missing_text)), STRING, NOT_NULL)
 
 
 def concatenate(values: Sequence[Sql]) -> Sql:
@@ -183,7 +179,7 @@ def concatenate(values: Sequence[Sql]) -> Sql:
     if len(parts) == 1 and parts[0].expr is None:
         return parts[0]
     expr = reduce(lambda x, y: x.concat(y), [p.sql() for p in parts]) if parts else literal("")
-    return make(expr, STRING, NOT_NULL, *parts)
+    return make(expr, STRING, NOT_NULL)
 
 
 def substring(source: Sql, start: Sql, count: Sql | None) -> Sql:
@@ -200,14 +196,14 @@ def substring(source: Sql, start: Sql, count: Sql | None) -> Sql:
     if first < 0:
         begin = case((length + first > 0, length + first), else_=literal(0))
     if count is None:
-        return make(func.substr(text.expr, begin + 1), STRING, NOT_NULL, text)
+        return make(func.substr(text.expr, begin + 1), STRING, NOT_NULL)
     wanted = _js_integer(count.const)
     if to_number(count.const) < 0:
         rest = length - begin + wanted
         size: Any = case((rest > 0, rest), else_=literal(0))
     else:
         size = literal(max(wanted, 0))
-    return make(func.substr(text.expr, begin + 1, size), STRING, NOT_NULL, text)
+    return make(func.substr(text.expr, begin + 1, size), STRING, NOT_NULL)
 
 
 def _js_integer(value: Any) -> int:
@@ -235,8 +231,8 @@ def contains(needle: Sql, haystack: Sql) -> Sql:
     text = text_of(needle)
     found = and_(haystack.sql() != literal(""), text_position(haystack.sql(), text.sql()) > 0)
     if haystack.nullable:
-        return boolean(func.coalesce(found, false()), needle, haystack)
-    return boolean(found, needle, haystack)
+        return boolean(func.coalesce(found, false()))
+    return boolean(found)
 
 
 def _member(needle: Sql, items: tuple[Any, ...]) -> Sql:
@@ -248,6 +244,6 @@ def _member(needle: Sql, items: tuple[Any, ...]) -> Sql:
     ]
     found = needle.expr.in_(members) if members else false()
     if not needle.nullable:
-        return boolean(found, needle)
+        return boolean(found)
     when_null = needle.null is None and any(item is None for item in items)
-    return boolean(func.coalesce(found, literal(when_null)), needle)
+    return boolean(func.coalesce(found, true() if when_null else false()))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Float, String, case, cast, false, func, literal, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from loyalty_engine.rules.coerce import truthy
 
@@ -37,7 +37,6 @@ class Sql:
     kind: str = ""
     null: Any = NOT_NULL
     integral: bool = False  # a number that is always an integer (for `%` and for text)
-    weight: int = 1  # how much SQL this is: refusing a blow-up of duplicated operands
 
     @staticmethod
     def constant(value: Any) -> Sql:
@@ -136,15 +135,15 @@ class Refuse(Exception):
         self.type = type_  # "sql_fact" when the refusal is a fact SQL cannot read
 
 
-def boolean(condition: ColumnElement[Any], *operands: Sql) -> Sql:
+def boolean(condition: ColumnElement[Any]) -> Sql:
     """A condition that is never NULL, as a boolean value."""
-    return Sql(condition, None, BOOL, NOT_NULL, False, 1 + sum(o.weight for o in operands))
+    return make(condition, BOOL, NOT_NULL)
 
 
-def make(
-    expr: ColumnElement[Any], kind: str, null: Any, *operands: Sql, integral: bool = False
-) -> Sql:
-    return Sql(expr, None, kind, null, integral, 1 + sum(o.weight for o in operands))
+def make(expr: ColumnElement[Any], kind: str, null: Any, *, integral: bool = False) -> Sql:
+    """A computed value, in parentheses: SQLAlchemy would write `NOT a IS NOT DISTINCT FROM b`
+    for (NOT a) IS ..., which PostgreSQL reads as NOT (a IS ...)."""
+    return Sql(Grouping(expr), None, kind, null, integral)
 
 
 def truth(value: Sql) -> ColumnElement[bool]:
@@ -188,7 +187,7 @@ def choose(whens: Sequence[tuple[ColumnElement[bool], Sql]], otherwise: Sql) -> 
         v.integral if v.expr is not None else not isinstance(v.const, float) for v in values
     )
     expr = case(*((condition, _sql(v)) for condition, v in whens), else_=_sql(otherwise))
-    return make(expr, kind, nulls.pop() if nulls else NOT_NULL, *values, integral=integral)
+    return make(expr, kind, nulls.pop() if nulls else NOT_NULL, integral=integral)
 
 
 def _is_null(value: Any) -> bool:

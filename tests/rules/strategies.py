@@ -61,9 +61,10 @@ def rules(max_leaves: int = 12) -> st.SearchStrategy[Any]:
     leaves = st.one_of(SCALARS, var, var)
 
     def extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        plain = [op for op in OPERATORS if op not in ("missing", "missing_some")]
+        plain = [op for op in OPERATORS if op not in ("missing", "missing_some", "var")]
         return st.one_of(
             *(_operation(op, inner) for op in plain),
+            inner.map(lambda test: {"var": [{"if": [test, "a.b", "items.0"]}]}),  # a computed path
             st.lists(inner, max_size=3),
             st.lists(NAMES, max_size=3).map(lambda names: {"missing": names}),
             st.tuples(st.integers(0, 3), st.lists(NAMES, max_size=3)).map(
