@@ -44,6 +44,7 @@ from loyalty_engine.outbox import routes as outbox_routes
 from loyalty_engine.outbox import service as outbox
 from loyalty_engine.outbox.worker import OutboxWorker
 from loyalty_engine.rules import routes as rule_routes
+from loyalty_engine.rules.builtin_actions import register_engine_actions
 from loyalty_engine.rules.engine import Emitter, RuleCatalog, RulesEngine
 from loyalty_engine.runtime import Runtime, install
 from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
@@ -64,6 +65,7 @@ def build_runtime(
     )
     runtime = Runtime(settings=settings, engine=engine, clock=clock)
     runtime.reactors.register(TraitReactor(), TraitReactor.event_types)
+    register_engine_actions(runtime.actions)
     register_customer_actions(runtime.actions)
     register_reward_actions(runtime.actions)
     rules = RulesEngine(RuleCatalog(runtime.actions), facts=[balance_facts], emit=_emitter(runtime))

@@ -41,8 +41,9 @@ class ActionContext:
     rule_version_id: int
     decision_id: int
     facts: dict[str, Any]
-    # Emits a follow-up event through ingest (the one door), in the same transaction.
-    emit: Callable[[str, dict[str, Any]], None]
+    # Emits a follow-up event through ingest (the one door), in the same transaction; False
+    # when the chain of follow-ups is already as deep as allowed.
+    emit: Callable[[str, dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)

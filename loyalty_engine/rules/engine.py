@@ -171,7 +171,7 @@ class RulesEngine:
                 matched = self.decide(session, rule, event, facts, ctx, follow_ups)
                 if matched and rule.stop_after_match:
                     break
-        if follow_ups and self.emit is not None and ctx.depth < MAX_EMIT_DEPTH:
+        if follow_ups and self.emit is not None:
             self.emit(session, follow_ups, ctx.depth + 1)
 
     def customer_facts(self, session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -223,9 +223,12 @@ class RulesEngine:
         ctx: ReactContext,
         follow_ups: list[tuple[str, str, dict[str, Any], str]],
     ) -> list[dict[str, Any]]:
-        def emit(event_type: str, properties: dict[str, Any]) -> None:
+        def emit(event_type: str, properties: dict[str, Any]) -> bool:
+            if ctx.depth >= MAX_EMIT_DEPTH:
+                return False
             key = f"decision:{decision_id}:{event_type}:{len(follow_ups)}"
             follow_ups.append((event_type, event.customer_external_id, properties, key))
+            return True
 
         action_ctx = ActionContext(
             session=session,

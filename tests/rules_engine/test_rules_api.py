@@ -287,3 +287,44 @@ def test_marketers_configure_and_support_only_reads(client: TestClient, keys: An
     assert client.post("/v1/rules", json=EARN, headers=keys.headers("support")).status_code == 403
     assert client.post("/v1/rules", json=EARN, headers=keys.headers("marketer")).status_code == 201
     assert client.get("/v1/rules", headers=keys.headers("support")).status_code == 200
+
+
+@pytest.mark.usefixtures("acme")
+def test_emitted_events_reach_their_own_rules_and_loops_stop(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    rule(
+        client,
+        admin,
+        key="celebrate",
+        triggers=["invoice_paid"],
+        condition=True,
+        actions=[{"type": "emit_event", "params": {"type": "celebrated", "properties": {"n": 1}}}],
+    )
+    rule(
+        client,
+        admin,
+        key="bonus",
+        triggers=["celebrated"],
+        condition=True,
+        actions=[{"type": "award_points", "params": {"points": 5}}],
+    )
+    rule(
+        client,
+        admin,
+        key="echo",
+        triggers=["echo"],
+        condition=True,
+        actions=[{"type": "emit_event", "params": {"type": "echo"}}],
+    )
+    post(client, admin, invoice("inv-1"), {**invoice("e-1"), "type": "echo", "properties": {}})
+
+    events = client.get("/v1/customers/acme/events?limit=50", headers=admin).json()["data"]
+    kinds = sorted(e["type"] for e in events)
+    assert kinds.count("celebrated") == 1
+    assert kinds.count("echo") == 4  # the original and three generations, then it stops
+    fired = {(d["rule"], d["outcome"]) for d in decisions(client, admin)}
+    assert ("bonus", "applied") in fired
+    echoes = [d["results"][0] for d in decisions(client, admin) if d["rule"] == "echo"]
+    assert sorted(str(r["emitted"]) for r in echoes) == ["None", "echo", "echo", "echo"]
+    assert any("3 levels deep" in r.get("refused", "") for r in echoes)
