@@ -68,8 +68,12 @@ def build_runtime(
     register_engine_actions(runtime.actions)
     register_customer_actions(runtime.actions)
     register_reward_actions(runtime.actions)
-    rules = RulesEngine(RuleCatalog(runtime.actions), facts=[balance_facts], emit=_emitter(runtime))
-    runtime.reactors.register(rules)  # every event type: the rules decide what concerns them
+    runtime.rules = RulesEngine(
+        RuleCatalog(runtime.actions), facts=[balance_facts], emit=_emitter(runtime)
+    )
+    runtime.reactors.register(
+        runtime.rules
+    )  # every event type: the rules decide what concerns them
     register_billing_deliveries(runtime.deliveries, billing)
     register_email_delivery(runtime.deliveries, mailer)
     return runtime

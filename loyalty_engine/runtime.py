@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -11,6 +12,9 @@ from loyalty_engine.config import Settings
 from loyalty_engine.events.reactors import ReactorRegistry
 from loyalty_engine.outbox.delivery import DeliveryRegistry
 from loyalty_engine.rules.actions import ActionRegistry
+
+if TYPE_CHECKING:
+    from loyalty_engine.rules.engine import RulesEngine
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Runtime:
     reactors: ReactorRegistry = field(default_factory=ReactorRegistry)
     deliveries: DeliveryRegistry = field(default_factory=DeliveryRegistry)
     actions: ActionRegistry = field(default_factory=ActionRegistry)
+    rules: RulesEngine | None = None  # wired by the shell (app.build_runtime)
     secret_key: str = ""
 
 

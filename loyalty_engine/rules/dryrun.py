@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.models import Customer
@@ -15,8 +14,6 @@ from loyalty_engine.rules.evaluate import evaluate
 from loyalty_engine.rules.parse import parse
 from loyalty_engine.rules.pycompile import compile_python
 from loyalty_engine.rules.schemas import Limits, RuleFields
-
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 
 
 def draft_rule(fields: RuleFields, engine: RulesEngine) -> CompiledRule:
@@ -48,29 +45,26 @@ def dry_run(
     event_type: str,
     properties: dict[str, Any],
     occurred_at: datetime,
-    customer_external_id: str | None,
+    customer: Customer | None,
     now: datetime,
 ) -> dict[str, Any]:
     """The decision and its trace; limits and budgets are reported as configured, not charged."""
-    customer_id, customer = 0, dict[str, Any]({"custom": {}})
-    if customer_external_id is not None:
-        row = session.execute(
-            select(CUSTOMERS.c.id).where(CUSTOMERS.c.external_id == customer_external_id)
-        ).scalar_one_or_none()
-        if row is not None:
-            customer_id = int(row)
-            customer = engine.customer_facts(session, [customer_id])[customer_id]
+    customer_id = customer.id if customer is not None and customer.id is not None else 0
+    customer_external_id = customer.external_id if customer is not None else None
+    facts_of_customer: dict[str, Any] = {"custom": {}}
+    if customer_id:
+        facts_of_customer = engine.customer_facts(session, [customer_id])[customer_id]
     event = StoredEvent(
         0, customer_id, customer_external_id or "", event_type, "dry-run", occurred_at, properties
     )
-    facts = event_facts(event, customer, now)
+    facts = event_facts(event, facts_of_customer, now)
     explained = evaluate(rule.node, facts)
     reasons = []
     if event_type not in rule.triggers:
         reasons.append(f"the rule is not triggered by {event_type!r}")
     if not rule.in_window(occurred_at):
         reasons.append("the event is outside the rule's active window")
-    if rule.segment is not None and rule.segment not in customer.get("segments", ()):
+    if rule.segment is not None and rule.segment not in facts_of_customer.get("segments", ()):
         reasons.append(f"the customer is not in segment {rule.segment!r}")
     if not explained.holds:
         reasons.append("the condition does not hold")

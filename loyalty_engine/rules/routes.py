@@ -17,7 +17,7 @@ from loyalty_engine.http import NowDep, RuntimeDep, UnitOfWorkDep, errors
 from loyalty_engine.rules import service
 from loyalty_engine.rules.decisions import customer_decisions
 from loyalty_engine.rules.dryrun import draft_rule, dry_run
-from loyalty_engine.rules.engine import RulesEngine, compile_rule
+from loyalty_engine.rules.engine import compile_rule
 from loyalty_engine.rules.errors import InvalidRule
 from loyalty_engine.rules.models import RuleVersion
 from loyalty_engine.rules.schemas import (
@@ -29,7 +29,6 @@ from loyalty_engine.rules.schemas import (
     RuleVersionRead,
 )
 from loyalty_engine.rules.validation import rule_validator
-from loyalty_engine.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
@@ -86,11 +85,6 @@ def _read(state: service.RuleState) -> RuleRead:
         created_at=state.rule.created_at,
         updated_at=state.rule.updated_at,
     )
-
-
-def _engine(runtime: Runtime) -> RulesEngine:
-    found = next(r for r in runtime.reactors.for_type("*") if isinstance(r, RulesEngine))
-    return found
 
 
 @router.get("/rules", response_model=list[RuleRead], responses=errors())
@@ -175,7 +169,8 @@ def dry_run_rule(
     body: DryRunIn, uow: UnitOfWorkDep, runtime: RuntimeDep, now: NowDep
 ) -> dict[str, Any]:
     """What a rule would decide for this event (and customer), with the trace. Writes nothing."""
-    engine = _engine(runtime)
+    engine = runtime.rules
+    assert engine is not None, "the shell wires the rules engine at start-up"
     with uow() as session:
         if body.draft is not None:
             problems = rule_validator(runtime.actions)(session, body.draft)
@@ -191,8 +186,9 @@ def dry_run_rule(
             )
             assert chosen is not None
             rule = compile_rule(state.rule, chosen, runtime.actions)
+        customer = None
         if body.customer_id is not None:
-            customers.get_customer(session, external_id=body.customer_id)
+            customer = customers.get_customer(session, external_id=body.customer_id)
         report = dry_run(
             session,
             engine=engine,
@@ -200,7 +196,7 @@ def dry_run_rule(
             event_type=body.event.type,
             properties=body.event.properties,
             occurred_at=body.event.occurred_at or now,
-            customer_external_id=body.customer_id,
+            customer=customer,
             now=now,
         )
         session.rollback()  # nothing a dry run touched is kept
