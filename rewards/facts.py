@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,11 +13,12 @@ from rewards.models import LedgerAccount
 ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
 
 
-def balance_facts(session: Session, customer_ids: list[int]) -> dict[int, dict[str, Any]]:
-    found: dict[int, dict[str, Any]] = {cid: {"balances": {}} for cid in customer_ids}
+def balance_facts(session: Session, customers: dict[int, dict[str, Any]], _: datetime) -> None:
+    """Current balances (a replay of the past still reads today's: the ledger is not versioned)."""
+    for facts in customers.values():
+        facts["balances"] = {}
     stmt = select(ACCOUNTS.c.customer_id, ACCOUNTS.c.unit, ACCOUNTS.c.available).where(
-        ACCOUNTS.c.customer_id.in_(customer_ids)
+        ACCOUNTS.c.customer_id.in_(list(customers))
     )
     for customer_id, unit, available in session.execute(stmt):
-        found[customer_id]["balances"][unit] = int(available)
-    return found
+        customers[customer_id]["balances"][unit] = int(available)

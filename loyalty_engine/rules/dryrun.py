@@ -53,7 +53,7 @@ def dry_run(
     customer_external_id = customer.external_id if customer is not None else None
     facts_of_customer: dict[str, Any] = {"custom": {}}
     if customer_id:
-        facts_of_customer = engine.customer_facts(session, [customer_id])[customer_id]
+        facts_of_customer = engine.customer_facts(session, [customer_id], now)[customer_id]
     event = StoredEvent(
         0, customer_id, customer_external_id or "", event_type, "dry-run", occurred_at, properties
     )

@@ -41,8 +41,9 @@ BUDGETS = RuleBudget.__table__  # type: ignore[attr-defined]
 GENERATIONS = ConfigGeneration.__table__  # type: ignore[attr-defined]
 MAX_EMIT_DEPTH = 3
 
-# Adds facts to customers' fact objects, by customer id (segments, milestones, balances...).
-FactProvider = Callable[[Session, list[int]], dict[int, dict[str, Any]]]
+# Adds facts to customers' fact objects in place, given the session, the fact objects by customer
+# id (traits already there) and the time of evaluation: segments, milestones, balances...
+FactProvider = Callable[[Session, dict[int, dict[str, Any]], datetime], None]
 # Ingests follow-up events (type, customer external id, properties, idempotency key, depth).
 Emitter = Callable[[Session, list[tuple[str, str, dict[str, Any], str]], int], None]
 
@@ -163,7 +164,8 @@ class RulesEngine:
         relevant = [e for e in events if book.for_event(e.type)]
         if not relevant:
             return
-        customers = self.customer_facts(session, sorted({e.customer_id for e in relevant}))
+        ids = sorted({e.customer_id for e in relevant})
+        customers = self.customer_facts(session, ids, ctx.now)
         follow_ups: list[tuple[str, str, dict[str, Any], str]] = []
         for event in relevant:
             facts = event_facts(event, customers[event.customer_id], ctx.now)
@@ -174,12 +176,14 @@ class RulesEngine:
         if follow_ups and self.emit is not None:
             self.emit(session, follow_ups, ctx.depth + 1)
 
-    def customer_facts(self, session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    def customer_facts(
+        self, session: Session, ids: list[int], now: datetime
+    ) -> dict[int, dict[str, Any]]:
+        """The `customer` fact objects of these customers, as of `now`."""
         rows = session.execute(select(CUSTOMERS).where(CUSTOMERS.c.id.in_(ids))).mappings()
         found = {row["id"]: customer_facts(dict(row)) for row in rows}
         for provide in self.facts:
-            for customer_id, extra in provide(session, ids).items():
-                found[customer_id].update(extra)
+            provide(session, found, now)
         return found
 
     def decide(
