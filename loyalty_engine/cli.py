@@ -302,12 +302,20 @@ BENCH_DATABASE_HELP = (
 
 @app.command()
 def bench(
-    scenario: Annotated[str, typer.Argument(help="Scenario to run: ingest.")] = "ingest",
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario to run: ingest, rules or segments.")
+    ] = "ingest",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option(min=1000, help="Events in the batch phase.")] = 100_000,
     singles: Annotated[
         int, typer.Option(min=100, help="Requests in the single-event phase.")
     ] = 5_000,
+    rules: Annotated[
+        int, typer.Option(min=0, help="Active rules during `ingest` (0: the bare event path).")
+    ] = 0,
+    customers: Annotated[
+        int, typer.Option(min=1000, help="Customers in the `segments` population.")
+    ] = 1_000_000,
     database_url: Annotated[str | None, typer.Option(help=BENCH_DATABASE_HELP)] = None,
 ) -> None:
     """Measure a scenario against its physical baseline (see benchmarks/)."""
@@ -318,6 +326,8 @@ def bench(
             scenario,
             events=events,
             singles=singles,
+            rules=rules,
+            customers=customers,
             show_progress=not as_json,
             database_url=database_url,
         )
