@@ -48,6 +48,7 @@ from loyalty_engine.rules.builtin_actions import register_engine_actions
 from loyalty_engine.rules.engine import Emitter, RuleCatalog, RulesEngine
 from loyalty_engine.runtime import Runtime, install
 from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
+from rewards import routes as ledger_routes
 from rewards.actions import register_reward_actions
 from rewards.facts import balance_facts
 
@@ -149,7 +150,8 @@ def create_app(
         description="Loyalty and referral program engine for B2B SaaS.",
     )
     app.state.runtime = runtime
-    for module in (auth_routes, customer_routes, event_routes, outbox_routes, rule_routes):
+    routers = (auth_routes, customer_routes, event_routes, outbox_routes, rule_routes)
+    for module in (*routers, ledger_routes):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
         app.include_router(module.router, dependencies=[Depends(authorize)])
     _add_probes(app, runtime)

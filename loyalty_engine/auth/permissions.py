@@ -37,6 +37,12 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/rules/{key}/audit"): STAFF_READ,
     ("POST", "/v1/rules/dry-run"): STAFF_READ,
     ("GET", "/v1/customers/{external_id}/decisions"): STAFF_READ,
+    ("GET", "/v1/customers/{external_id}/balances"): STAFF_READ | {BILLING, CUSTOMER},
+    ("GET", "/v1/customers/{external_id}/ledger"): STAFF_READ | {BILLING, CUSTOMER},
+    ("POST", "/v1/customers/{external_id}/adjustments"): frozenset({ADMIN, SUPPORT}),
+    ("POST", "/v1/customers/{external_id}/redemptions"): frozenset(
+        {ADMIN, BILLING, SUPPORT, CUSTOMER}
+    ),
 }
 
 # Routes outside /v1 that need no credentials.

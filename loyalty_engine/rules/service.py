@@ -173,14 +173,23 @@ def get_rule(session: Session, *, key: str, lock: bool = False) -> RuleState:
             .order_by(col(RuleVersion.version))
         ).scalars()
     )
+    return _state(rule, versions)
+
+
+def _state(rule: Rule, versions: list[RuleVersion]) -> RuleState:
     active = next((v for v in versions if v.status == VersionStatus.ACTIVE), None)
     draft = next((v for v in versions if v.status == VersionStatus.DRAFT), None)
     return RuleState(rule, active, draft, len(versions))
 
 
 def list_rules(session: Session) -> list[RuleState]:
-    keys = session.execute(select(col(Rule.key)).order_by(col(Rule.key))).scalars()
-    return [get_rule(session, key=k) for k in keys]
+    """Every rule with its active and draft versions: two queries, whatever the number of rules."""
+    rules = session.execute(select(Rule).order_by(col(Rule.key))).scalars().all()
+    by_rule: dict[int, list[RuleVersion]] = {}
+    stmt = select(RuleVersion).order_by(col(RuleVersion.rule_id), col(RuleVersion.version))
+    for version in session.execute(stmt).scalars():
+        by_rule.setdefault(version.rule_id, []).append(version)
+    return [_state(rule, by_rule.get(rule.id or 0, [])) for rule in rules]
 
 
 def list_versions(session: Session, *, key: str) -> list[RuleVersion]:
