@@ -51,8 +51,11 @@ from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
 from rewards import routes as ledger_routes
 from rewards.actions import register_reward_actions
 from rewards.facts import balance_facts
+from rewards.jobs import REWARD_JOBS
 
 log = logging.getLogger(__name__)
+# The periodic jobs of a scheduler leader: the core's and each domain's.
+JOBS = [*CORE_JOBS, *REWARD_JOBS]
 
 
 def build_runtime(
@@ -178,7 +181,7 @@ class _Background:
                 )
             )
         if scheduler:
-            target = SchedulerService(runtime, CORE_JOBS).run_forever
+            target = SchedulerService(runtime, JOBS).run_forever
             self.threads.append(
                 threading.Thread(
                     target=target, args=(self.stop_event,), name="scheduler", daemon=True

@@ -133,12 +133,13 @@ def worker() -> None:
 @app.command()
 def scheduler() -> None:
     """Run the scheduler only; of several such processes exactly one leads at a time."""
-    from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
+    from loyalty_engine.app import JOBS
+    from loyalty_engine.scheduler import SchedulerService
 
     settings = _settings()
     _logging(settings)
     _require_migrated(settings)
-    _run_until_signal(SchedulerService(_runtime(settings), CORE_JOBS))
+    _run_until_signal(SchedulerService(_runtime(settings), JOBS))
 
 
 @app.command()

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=50, ge=1)
     outbox_delivered_retention_days: int = Field(default=30, ge=1)
+    # A `points_expiring` event is emitted this many days before a lot expires (for reminders).
+    points_expiring_notice_days: int = Field(default=14, ge=1, le=365)
 
     scheduler_misfire_grace_seconds: int = Field(default=300, ge=1)
     scheduler_leader_poll_seconds: float = Field(default=5.0, gt=0)
