@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loyalty_engine import __version__, migrations
+from loyalty_engine.analytics import routes as analytics_routes
 from loyalty_engine.auth import routes as auth_routes
 from loyalty_engine.auth.dependencies import authorize
 from loyalty_engine.auth.middleware import AuthenticationMiddleware
@@ -154,7 +155,7 @@ def create_app(
     )
     app.state.runtime = runtime
     routers = (auth_routes, customer_routes, event_routes, outbox_routes, rule_routes)
-    for module in (*routers, ledger_routes):
+    for module in (*routers, ledger_routes, analytics_routes):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
         app.include_router(module.router, dependencies=[Depends(authorize)])
     _add_probes(app, runtime)

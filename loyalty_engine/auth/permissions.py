@@ -40,6 +40,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/customers/{external_id}/balances"): STAFF_READ | {BILLING, CUSTOMER},
     ("GET", "/v1/customers/{external_id}/ledger"): STAFF_READ | {BILLING, CUSTOMER},
     ("POST", "/v1/customers/{external_id}/adjustments"): frozenset({ADMIN, SUPPORT}),
+    ("GET", "/v1/analytics/liability"): STAFF_READ | {BILLING},
     ("POST", "/v1/customers/{external_id}/redemptions"): frozenset(
         {ADMIN, BILLING, SUPPORT, CUSTOMER}
     ),

@@ -38,11 +38,11 @@ def calendar_period(unit: Calendar, at: datetime) -> Period:
         return Period(f"{iso.year}-W{iso.week:02d}", start, start + timedelta(days=7))
     if unit is Calendar.MONTH:
         start = day.replace(day=1)
-        return Period(start.strftime("%Y-%m"), start, _add_months(start, 1))
+        return Period(start.strftime("%Y-%m"), start, add_months(start, 1))
     if unit is Calendar.QUARTER:
         first_month = (at.month - 1) // 3 * 3 + 1
         start = datetime(at.year, first_month, 1, tzinfo=UTC)
-        return Period(f"{at.year}-Q{(first_month - 1) // 3 + 1}", start, _add_months(start, 3))
+        return Period(f"{at.year}-Q{(first_month - 1) // 3 + 1}", start, add_months(start, 3))
     start = datetime(at.year, 1, 1, tzinfo=UTC)
     return Period(str(at.year), start, datetime(at.year + 1, 1, 1, tzinfo=UTC))
 
@@ -54,6 +54,6 @@ def rolling_start(days: int, now: datetime) -> datetime:
     return now - timedelta(days=days)
 
 
-def _add_months(start: datetime, months: int) -> datetime:
+def add_months(start: datetime, months: int) -> datetime:
     month_index = start.month - 1 + months
     return start.replace(year=start.year + month_index // 12, month=month_index % 12 + 1)
