@@ -21,6 +21,7 @@ from typing import Any
 from rich.progress import Progress
 
 from benchmarks import baseline
+from benchmarks.bench_rules import create_rules, decisions_recorded
 from benchmarks.database import BenchDatabase, bench_database
 from benchmarks.environment import machine, progress
 from benchmarks.load import PhaseResult, get_repeatedly, post_events
@@ -40,12 +41,18 @@ PACED_SECONDS = 10
 HEALTHZ_REQUESTS = 2_000  # context: GET /healthz at 32 connections (the HTTP floor here)
 # The issue's targets, stated for SQLite with no rules.
 MIN_BATCH_EVENTS_PER_S = 10_000
+MIN_BATCH_EVENTS_PER_S_WITH_RULES = 5_000  # with 100 active rules (issue 3)
 MIN_RATIO = 0.15
 MAX_SINGLE_P99_MS = 15.0
 
 
 def run(
-    *, events: int, singles: int, show_progress: bool, database_url: str | None
+    *,
+    events: int,
+    singles: int,
+    show_progress: bool,
+    database_url: str | None,
+    rules: int = 0,
 ) -> dict[str, Any]:
     """One whole run (about 40 s with the defaults); the report as one JSON-ready object."""
     now = SystemClock().now()
@@ -59,8 +66,11 @@ def run(
         with bench_database(database_url, workdir=Path(tmp), customers=CUSTOMERS, now=now) as db:
             bar.advance(step)
             physical = _baseline(db, factory, events, now, bar)
+            if rules:
+                create_rules(db.url, rules, now)
             measured = _against_server(db, factory, events, singles, bar, Path(tmp) / "server.log")
-    return _report(db, physical=physical, before=before, **measured)
+            measured["decisions"] = decisions_recorded(db.url) if rules else 0
+    return _report(db, physical=physical, before=before, rules=rules, **measured)
 
 
 def _baseline(
@@ -191,11 +201,16 @@ def _report(
     physical: dict[str, Any],
     peak_rss_mb: float | None,
     before: dict[str, object],
+    rules: int,
+    decisions: int,
 ) -> dict[str, Any]:
     ratio = round(batch["events_per_s"] / physical["rows_per_s"], 3)
     errors = sum(phase["errors"] for phase in (batch, single, single_paced, serial, healthz))
     targets = {
-        "batch_events_per_s": _at_least(batch["events_per_s"], MIN_BATCH_EVENTS_PER_S),
+        "batch_events_per_s": _at_least(
+            batch["events_per_s"],
+            MIN_BATCH_EVENTS_PER_S_WITH_RULES if rules else MIN_BATCH_EVENTS_PER_S,
+        ),
         "ratio": _at_least(ratio, MIN_RATIO),
         # At saturation: 32 connections each sending again as soon as answered.
         "single_p99_ms": _at_most(single["p99_ms"], MAX_SINGLE_P99_MS),
@@ -209,7 +224,8 @@ def _report(
         "database_version": db.version,
         "setup": {
             "customers": CUSTOMERS,
-            "rules": 0,
+            "rules": rules,
+            "decisions_recorded": decisions,
             "targets_stated_for": "sqlite",
             "server": "uvicorn (uvloop, httptools), 1 process, no outbox worker, no scheduler",
             "client": "httpx2.AsyncClient in the benchmark process, on the same machine",

@@ -145,3 +145,45 @@ def _check(response: httpx.Response, result: PhaseResult) -> None:
 def _failed(result: PhaseResult, message: str) -> None:
     result.errors += 1
     result.first_error = result.first_error or message
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of a phase: method, path, JSON body (pre-encoded) and extra headers."""
+
+    method: str
+    path: str
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def send(
+    base_url: str,
+    api_key: str | None,
+    calls: Sequence[Call],
+    *,
+    connections: int,
+    ok: frozenset[int] = frozenset({200, 201}),
+    statuses: dict[int, int] | None = None,
+    rate_per_s: float | None = None,
+) -> PhaseResult:
+    """Send every call from `connections` workers (closed loop, or paced at `rate_per_s`);
+    answers outside `ok` count as errors; every status is tallied into `statuses`."""
+    tally = statuses if statuses is not None else {}
+
+    async def call(client: httpx.AsyncClient, job: tuple[float, Call], result: PhaseResult) -> None:
+        due, request = job
+        response = await _timed(
+            client.request(
+                request.method, request.path, content=request.body, headers=dict(request.headers)
+            ),
+            result,
+            since=due,
+        )
+        if response is None:
+            return
+        tally[response.status_code] = tally.get(response.status_code, 0) + 1
+        if response.status_code not in ok:
+            _failed(result, f"HTTP {response.status_code}: {response.text[:300]}")
+
+    return asyncio.run(_drive(base_url, api_key, calls, connections, call, rate_per_s))

@@ -44,15 +44,20 @@ class Server:
 
 @contextmanager
 def running_server(
-    database_url: str, *, log_path: Path, startup_timeout: float = 60.0
+    database_url: str,
+    *,
+    log_path: Path,
+    startup_timeout: float = 60.0,
+    app: str = "loyalty_engine.app:app_from_env",
 ) -> Iterator[Server]:
-    """Start the server, wait until /healthz answers, and always stop it on the way out."""
+    """Start the server (or another app factory given the same DATABASE_URL, such as a
+    baseline), wait until /healthz answers, and always stop it on the way out."""
     port = _free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "loyalty_engine.app:app_from_env",
+        app,
         "--factory",
         "--host",
         "127.0.0.1",

@@ -41,6 +41,15 @@ from loyalty_engine.limits import BodySizeLimit
 from loyalty_engine.messaging.delivery import register_email_delivery
 from loyalty_engine.messaging.mailer import Mailer
 from loyalty_engine.metrics import OUTBOX_MESSAGES, MetricsMiddleware
+from loyalty_engine.milestones import (
+    MilestoneAnnouncer,
+    MilestoneCatalog,
+    MilestoneReactor,
+    milestone_facts,
+    publisher,
+    register_milestone_actions,
+)
+from loyalty_engine.milestones import routes as milestone_routes
 from loyalty_engine.outbox import routes as outbox_routes
 from loyalty_engine.outbox import service as outbox
 from loyalty_engine.outbox.worker import OutboxWorker
@@ -49,14 +58,25 @@ from loyalty_engine.rules.builtin_actions import register_engine_actions
 from loyalty_engine.rules.engine import Emitter, RuleCatalog, RulesEngine
 from loyalty_engine.runtime import Runtime, install
 from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
+from loyalty_engine.segments import routes as segment_routes
+from loyalty_engine.segments.catalog import SegmentCatalog
+from loyalty_engine.segments.declarations import DeclaredTraits
 from rewards import routes as ledger_routes
 from rewards.actions import register_reward_actions
+from rewards.catalog import routes as catalog_routes
 from rewards.facts import balance_facts
 from rewards.jobs import REWARD_JOBS
+from rewards.renewals import routes as renewal_routes
+from rewards.renewals.actions import register_renewal_actions
+from rewards.renewals.jobs import RENEWAL_JOBS
+from rewards.tiers import routes as tier_routes
+from rewards.tiers.jobs import TIER_JOBS
+from rewards.tiers.reactor import TierReactor
+from rewards.tiers.service import TierCatalog
 
 log = logging.getLogger(__name__)
 # The periodic jobs of a scheduler leader: the core's and each domain's.
-JOBS = [*CORE_JOBS, *REWARD_JOBS]
+JOBS = [*CORE_JOBS, *REWARD_JOBS, *TIER_JOBS, *RENEWAL_JOBS]
 
 
 def build_runtime(
@@ -71,14 +91,27 @@ def build_runtime(
     runtime = Runtime(settings=settings, engine=engine, clock=clock)
     runtime.reactors.register(TraitReactor(), TraitReactor.event_types)
     register_engine_actions(runtime.actions)
-    register_customer_actions(runtime.actions)
-    register_reward_actions(runtime.actions)
-    runtime.rules = RulesEngine(
-        RuleCatalog(runtime.actions), facts=[balance_facts], emit=_emitter(runtime)
+    register_customer_actions(
+        runtime.actions, main_features_milestone=settings.main_features_milestone
     )
-    runtime.reactors.register(
-        runtime.rules
-    )  # every event type: the rules decide what concerns them
+    register_milestone_actions(runtime.actions)
+    register_reward_actions(runtime.actions)
+    register_renewal_actions(runtime.actions)
+    segments = SegmentCatalog()  # customer.segments at event time, as the SQL counts them
+    tiers = TierCatalog()
+    runtime.rules = RulesEngine(
+        RuleCatalog(runtime.actions),
+        facts=[segments.segment_facts, tiers.facts, balance_facts, milestone_facts],
+        emit=_emitter(runtime),
+        declared_kinds=DeclaredTraits().kinds,
+    )
+    # Every event type: the rules decide what concerns them; then tiers measure what was earned.
+    # Milestones count and achieve first, so the event's rules read customer.milestones and
+    # customer.renewals as they now are; milestone_achieved follows once those rules decided.
+    runtime.reactors.register(MilestoneReactor(MilestoneCatalog(), runtime.rules.customer_facts))
+    runtime.reactors.register(runtime.rules)
+    runtime.reactors.register(MilestoneAnnouncer(publisher(runtime)))
+    runtime.reactors.register(TierReactor(tiers, emit=_emitter(runtime)))
     register_billing_deliveries(runtime.deliveries, billing)
     register_email_delivery(runtime.deliveries, mailer)
     return runtime
@@ -155,7 +188,9 @@ def create_app(
     )
     app.state.runtime = runtime
     routers = (auth_routes, customer_routes, event_routes, outbox_routes, rule_routes)
-    for module in (*routers, ledger_routes, analytics_routes):
+    domains = (segment_routes, milestone_routes, ledger_routes, tier_routes)
+    programs = (renewal_routes, catalog_routes, analytics_routes)
+    for module in (*routers, *domains, *programs):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
         app.include_router(module.router, dependencies=[Depends(authorize)])
     _add_probes(app, runtime)

@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, worker, scheduler, migrate, demo, keys, outbox, bench."""
+"""The `loyalty` command: serve, worker, scheduler, migrate, demo, keys, outbox, bench, backtest."""
 
 from __future__ import annotations
 
@@ -304,7 +304,7 @@ BENCH_DATABASE_HELP = (
 @app.command()
 def bench(
     scenario: Annotated[
-        str, typer.Argument(help="Scenario to run: ingest, rules or segments.")
+        str, typer.Argument(help="Scenario: ingest, rules, segments, reads or redeem.")
     ] = "ingest",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option(min=1000, help="Events in the batch phase.")] = 100_000,
@@ -315,8 +315,14 @@ def bench(
         int, typer.Option(min=0, help="Active rules during `ingest` (0: the bare event path).")
     ] = 0,
     customers: Annotated[
-        int, typer.Option(min=1000, help="Customers in the `segments` population.")
+        int,
+        typer.Option(
+            min=10, help="Customers for `segments` (and `reads`/`redeem`, at most 10,000)."
+        ),
     ] = 1_000_000,
+    requests: Annotated[
+        int, typer.Option(min=100, help="Requests in `reads` and `redeem`.")
+    ] = 20_000,
     database_url: Annotated[str | None, typer.Option(help=BENCH_DATABASE_HELP)] = None,
 ) -> None:
     """Measure a scenario against its physical baseline (see benchmarks/)."""
@@ -329,6 +335,7 @@ def bench(
             singles=singles,
             rules=rules,
             customers=customers,
+            requests=requests,
             show_progress=not as_json,
             database_url=database_url,
         )
@@ -342,3 +349,76 @@ def bench(
     else:
         Console().print_json(json.dumps(report))
     sys.stdout.flush()
+
+
+@app.command()
+def backtest(
+    rules_file: Annotated[
+        str,
+        typer.Argument(
+            help="JSON: one rule or a list (drafts as POST /v1/rules takes them, "
+            "or saved rule keys)."
+        ),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Start, inclusive: YYYY-MM-DD (UTC) or an ISO instant; "
+            "default 30 days before --until.",
+        ),
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End, exclusive (default: now).")] = None,
+    event_type: Annotated[str | None, typer.Option(help="Only events of this type.")] = None,
+    compare: Annotated[
+        bool, typer.Option(help="Beside the active rules and the decisions recorded.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL.")] = None,
+) -> None:
+    """Replay a period's stored events through rules (drafts or saved): what they would have
+    matched and granted, by month and segment, beside the active rules. Writes nothing."""
+    import json
+
+    from loyalty_engine.app import build_runtime
+    from loyalty_engine.billing.memory import InMemoryBillingGateway
+    from loyalty_engine.clock import SystemClock
+    from loyalty_engine.messaging.memory import InMemoryMailer
+    from loyalty_engine.rules import backtest_cli
+
+    settings = _settings() if database_url is None else Settings(database_url=database_url)
+    try:
+        items = backtest_cli.read_rules_file(rules_file)
+        start, end = backtest_cli.instant(since, "--from"), backtest_cli.instant(until, "--until")
+    except backtest_cli.BadInput as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    _require_migrated(settings)
+    runtime = build_runtime(
+        settings, clock=SystemClock(), billing=InMemoryBillingGateway(), mailer=InMemoryMailer()
+    )
+    try:
+        with backtest_cli.progress_bar() as progress:
+            report = backtest_cli.backtest(
+                runtime,
+                items=items,
+                since=start,
+                until=end,
+                event_type=event_type,
+                compare_with_active=compare,
+                progress=progress,
+            )
+    except LoyaltyError as exc:
+        err.print("[red]error:[/red]", end=" ")
+        err.print("\n".join(backtest_cli.problem_lines(exc)), markup=False)
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console(width=200)
+    for table in backtest_cli.summary_tables(report):
+        console.print(table)
+    for caveat in report["caveats"]:
+        console.print(f"note: {caveat}", markup=False)

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     outbox_delivered_retention_days: int = Field(default=30, ge=1)
     # A `points_expiring` event is emitted this many days before a lot expires (for reminders).
     points_expiring_notice_days: int = Field(default=14, ge=1, le=365)
+    # A `renewal_upcoming` event is emitted this many days before a customer's renewal_on.
+    renewal_notice_days: int = Field(default=30, ge=1, le=365)
+    # The milestone that says a customer uses the product's main features: with a renewal, what
+    # the loyalty stage needs (LOYALTY_MAIN_FEATURES_MILESTONE).
+    main_features_milestone: str = Field(
+        default="main_features", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"
+    )
 
     scheduler_misfire_grace_seconds: int = Field(default=300, ge=1)
     scheduler_leader_poll_seconds: float = Field(default=5.0, gt=0)

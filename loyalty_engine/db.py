@@ -73,6 +73,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10)
         max_overflow=pool_size * 2,
         pool_pre_ping=True,
         json_serializer=_dumps,
+        json_deserializer=orjson.loads,
     )
 
 
@@ -85,6 +86,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         pool_size=64,
         max_overflow=64,
         json_serializer=_dumps,
+        json_deserializer=orjson.loads,
     )
 
     @event.listens_for(engine, "connect")

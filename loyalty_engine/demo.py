@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.progress import Progress
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from loyalty_engine.auth import service as auth
@@ -24,10 +25,18 @@ from loyalty_engine.customers.service import upsert_customer
 from loyalty_engine.db import session_scope
 from loyalty_engine.events.schemas import EventIn
 from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.milestones.demo import load_demo_milestones
 from loyalty_engine.rules.schemas import RuleCreate
 from loyalty_engine.rules.service import create_rule
 from loyalty_engine.rules.validation import rule_validator
 from loyalty_engine.runtime import Runtime
+from loyalty_engine.segments.demo import load_demo_segments
+from rewards.catalog import service as catalog
+from rewards.catalog.schemas import RewardItemCreate
+from rewards.renewals import service as renewals
+from rewards.renewals.schemas import RenewalProgramFields
+from rewards.tiers import service as tiers
+from rewards.tiers.schemas import TierProgramFields
 
 PLANS = {  # plan: (monthly price per seat in cents, seat range)
     "starter": (1_500, (1, 5)),
@@ -130,6 +139,11 @@ def load_demo(runtime: Runtime, *, customers: int, months: int, seed: int) -> De
         if first.first() is not None:
             return DemoOutcome("demo data already loaded: nothing to do")
     _demo_rules(runtime, now)
+    # Segments, milestones and programs exist before the events, so the events count for them.
+    with session_scope(runtime.engine, write=True) as session:
+        load_demo_segments(session, now=now)
+        load_demo_milestones(session, now=now, runtime=runtime)
+        _demo_programs(session, now)
     rng = random.Random(seed)
     stories = [_story(rng, i + 1, now, months) for i in range(customers)]
     total = sum(len(s.events) for s in stories)
@@ -192,6 +206,75 @@ def _demo_rules(runtime: Runtime, now: datetime) -> None:
         for body in DEMO_RULES:
             rule = RuleCreate.model_validate({**body, "activate": True})
             create_rule(session, body=rule, actor="demo", now=now, validate=validate)
+
+
+DEMO_TIERS = {
+    "name": "Status",
+    "grace_days": 30,
+    "tiers": [
+        {"key": "silver", "name": "Silver", "threshold": 2_000, "perks": ["priority_support"]},
+        {
+            "key": "gold",
+            "name": "Gold",
+            "threshold": 10_000,
+            "multiplier_bps": 12_500,
+            "renewal_discount_bps": 500,
+            "perks": ["priority_support", "early_access"],
+        },
+        {
+            "key": "platinum",
+            "name": "Platinum",
+            "threshold": 50_000,
+            "multiplier_bps": 15_000,
+            "renewal_discount_bps": 1_000,
+            "perks": ["priority_support", "early_access", "free_upgrade"],
+        },
+    ],
+}
+DEMO_RENEWALS = {
+    "combination": "best_of",
+    "policies": [
+        {
+            "key": "year-one",
+            "name": "Year-one renewal",
+            "segment": "year-one",
+            "discount_bps": 1_500,
+        }
+    ],
+}
+DEMO_REWARDS: list[dict[str, Any]] = [
+    {
+        "key": "credit-50",
+        "name": "50 of account credit",
+        "kind": "account_credit",
+        "cost_points": 5_000,
+        "fulfilment": {"amount_minor": 5_000, "currency": "usd"},
+    },
+    {
+        "key": "early-access-reports",
+        "name": "Early access: the new reports",
+        "kind": "set_trait",
+        "cost_points": 1_000,
+        "fulfilment": {"trait": "custom.early_access_reports", "value": True},
+        "segment": "high-adoption",
+        "stock": 50,
+        "per_customer_limit": 1,
+    },
+]
+
+
+def _demo_programs(session: Session, now: datetime) -> None:
+    """The tier program, renewal discounts and a small rewards catalog."""
+    tiers.put_program(
+        session, body=TierProgramFields.model_validate(DEMO_TIERS), actor="demo", now=now
+    )
+    renewals.put_program(
+        session, body=RenewalProgramFields.model_validate(DEMO_RENEWALS), actor="demo", now=now
+    )
+    for item in DEMO_REWARDS:
+        catalog.create_item(
+            session, body=RewardItemCreate.model_validate(item), actor="demo", now=now
+        )
 
 
 def _demo_key(runtime: Runtime, now: datetime) -> str:
@@ -306,6 +389,12 @@ def _events(
 
     add("signed_up", signup_at, channel=story.traits["custom_traits"]["acquisition_channel"])
     engaged = rng.random()
+    # App analytics: days active in the last week (the usage-based demo segment reads it).
+    add(
+        "traits_updated",
+        now - timedelta(hours=1),
+        traits={"custom_traits": {"weekly_active_days": int(engaged * 7)}},
+    )
     for step_no, step in enumerate(ONBOARDING_STEPS):
         if rng.random() < 0.55 + engaged * 0.45:
             add(

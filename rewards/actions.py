@@ -1,4 +1,5 @@
-"""Rule actions that grant from the ledger: `award_points` and `grant_credit`."""
+"""Rule actions on the ledger: `award_points` and `grant_credit` grant; `reverse_grants` undoes
+what the rules granted for an earlier event (a refund, a chargeback)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from sqlalchemy import select
 
+from loyalty_engine.events.models import Event
 from loyalty_engine.money import normalize_currency
 from loyalty_engine.rules.actions import ActionContext, ActionRegistry, ActionSpec, Grant
-from loyalty_engine.rules.amounts import Amount, resolve
+from loyalty_engine.rules.amounts import Amount, FactPath, read_fact, resolve
+from loyalty_engine.rules.models import Decision, Outcome
 from rewards import service
+from rewards.ledger import ReversalPolicy
 from rewards.models import SourceKind
+from rewards.postings import ACCOUNTS
+
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 
 Days = Annotated[StrictInt, Field(ge=1, le=3660)]
 
@@ -23,6 +32,9 @@ class AwardPoints(BaseModel):
     expires_in_days: Days | None = None
     hold_days: Days | None = Field(default=None, description="Pending until then.")
     reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    tier_multiplier: bool = Field(
+        default=True, description="Apply the customer's tier earning multiplier (rounded down)."
+    )
 
 
 class GrantCredit(BaseModel):
@@ -37,6 +49,9 @@ class GrantCredit(BaseModel):
 
 def _preview_points(params: AwardPoints, facts: dict[str, Any]) -> Grant | None:
     amount = resolve(params.points, facts)
+    if params.tier_multiplier:
+        multiplier = facts.get("customer", {}).get("tier_multiplier_bps", 10_000)
+        amount = amount * multiplier // 10_000  # earned points round down
     return Grant("points", amount) if amount > 0 else None
 
 
@@ -71,7 +86,80 @@ def _grant(
     return {"granted": grant.amount, "unit": grant.unit, "entry_id": entry.id}
 
 
+class ReverseGrants(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    of_event: FactPath = Field(
+        description="Where this event names the earlier event's idempotency key, e.g. "
+        "event.properties.invoice_id."
+    )
+    source: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The earlier event's source (by default this event's)."
+    )
+    policy: ReversalPolicy = Field(
+        default=ReversalPolicy.CLAW_BACK_TO_ZERO,
+        description="What happens to the part already spent.",
+    )
+
+
+def _reverse(ctx: ActionContext, params: ReverseGrants, _: Grant | None) -> dict[str, Any]:
+    key = read_fact(ctx.facts, params.of_event)
+    if not isinstance(key, str) or not key:
+        return {"reversed": 0, "refused": f"{params.of_event} names no event"}
+    source = params.source or ctx.facts.get("event", {}).get("source")
+    original = ctx.session.execute(
+        select(EVENTS.c.id).where(
+            EVENTS.c.customer_id == ctx.customer_id,  # only this customer's own events
+            EVENTS.c.source == source,
+            EVENTS.c.idempotency_key == key,
+        )
+    ).scalar_one_or_none()
+    if original is None:
+        return {"reversed": 0, "refused": f"no event {key!r} from {source!r} for this customer"}
+    decisions = ctx.session.execute(
+        select(DECISIONS.c.id)
+        .where(DECISIONS.c.event_id == original, DECISIONS.c.outcome == Outcome.APPLIED)
+        .order_by(DECISIONS.c.id)
+    ).scalars()
+    entries = []
+    for decision_id in decisions:
+        entries += service.reverse_source(
+            ctx.session,
+            source_kind=SourceKind.RULE,
+            source_ref=f"decision:{decision_id}",
+            reason=f"reversed: {ctx.event_type} (event {ctx.event_id})",
+            now=ctx.now,
+            policy=params.policy,
+        )
+    taken: dict[str, int] = {}
+    unrecovered = 0
+    for entry in entries:
+        unit = _unit_of(ctx, entry.account_id)
+        taken[unit] = taken.get(unit, 0) - entry.amount - entry.pending_amount
+        unrecovered += entry.unrecovered
+    return {
+        "reversed": len(entries),
+        "of_event": original,
+        "taken": taken,
+        "unrecovered": unrecovered,
+    }
+
+
+def _unit_of(ctx: ActionContext, account_id: int) -> str:
+    return str(
+        ctx.session.execute(select(ACCOUNTS.c.unit).where(ACCOUNTS.c.id == account_id)).scalar_one()
+    )
+
+
 def register_reward_actions(registry: ActionRegistry) -> None:
+    registry.register(
+        ActionSpec(
+            "reverse_grants",
+            ReverseGrants,
+            _reverse,
+            description="Undo what the rules granted for an earlier event (a refund).",
+        )
+    )
     registry.register(
         ActionSpec(
             "award_points",

@@ -44,11 +44,9 @@ def get_balances(
 ) -> BalancesRead:
     """Available, pending and owed amounts per unit, and what expires soon."""
     with uow() as session:
-        customer = customers.get_customer(session, external_id=external_id)
-        assert customer.id is not None
         summaries = queries.balance_summaries(
             session,
-            customer_id=customer.id,
+            customer_id=queries.customer_id_of(session, external_id),
             now=now,
             within=timedelta(days=expiring_within_days),
         )

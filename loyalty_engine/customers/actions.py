@@ -1,12 +1,14 @@
 """Rule actions on the customer record: `set_trait` and `set_stage`.
 
 The loyalty stage has a precondition from the product documents: the customer renewed at least
-once AND achieved the main-features milestone. `set_stage` refuses it otherwise, whatever the
-rule's condition says, and records why.
+once AND achieved the main-features milestone (its key is a setting). `set_stage` refuses it
+otherwise, whatever the rule's condition says, and records why. The facts it reads,
+`customer.renewals` and `customer.milestones`, come from the milestones package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -77,35 +79,54 @@ def set_trait(ctx: ActionContext, params: SetTrait, _: Grant | None) -> dict[str
     return {"trait": params.trait, "value": params.value}
 
 
-def loyalty_preconditions(facts: dict[str, Any]) -> list[str]:
+def loyalty_preconditions(
+    facts: dict[str, Any], *, main_features_milestone: str = MAIN_FEATURES_MILESTONE
+) -> list[str]:
     """What keeps a customer from the loyalty stage (empty when nothing does)."""
     customer = facts.get("customer", {})
     missing = []
     if int(customer.get("renewals", 0) or 0) < 1:
         missing.append("has not renewed yet")
-    if MAIN_FEATURES_MILESTONE not in (customer.get("milestones") or []):
-        missing.append(f"has not achieved the {MAIN_FEATURES_MILESTONE!r} milestone")
+    if main_features_milestone not in (customer.get("milestones") or []):
+        missing.append(f"has not achieved the {main_features_milestone!r} milestone")
     return missing
 
 
-def set_stage(ctx: ActionContext, params: SetStage, _: Grant | None) -> dict[str, Any]:
-    customer = _customer(ctx)
-    before = LifecycleStage(customer.lifecycle_stage)
-    if params.stage is LifecycleStage.LOYALTY:
-        blockers = loyalty_preconditions(ctx.facts)
-        if blockers:
-            return {"stage": before.value, "refused": "loyalty stage: " + "; ".join(blockers)}
-    if before is params.stage:
-        return {"stage": before.value, "changed": False}
-    customer.lifecycle_stage = params.stage
-    customer.updated_at = ctx.now
-    ctx.session.flush()
-    ctx.emit("stage_changed", {"from": before.value, "to": params.stage.value})
-    return {"stage": params.stage.value, "changed": True, "from": before.value}
+def stage_setter(
+    main_features_milestone: str,
+) -> Callable[[ActionContext, SetStage, Grant | None], dict[str, Any]]:
+    """The `set_stage` action, with the key of the milestone the loyalty stage needs."""
+
+    def set_stage(ctx: ActionContext, params: SetStage, _: Grant | None) -> dict[str, Any]:
+        customer = _customer(ctx)
+        before = LifecycleStage(customer.lifecycle_stage)
+        if before is params.stage:
+            return {"stage": before.value, "changed": False}
+        if params.stage is LifecycleStage.LOYALTY:
+            blockers = loyalty_preconditions(
+                ctx.facts, main_features_milestone=main_features_milestone
+            )
+            if blockers:
+                return {"stage": before.value, "refused": "loyalty stage: " + "; ".join(blockers)}
+        customer.lifecycle_stage = params.stage
+        customer.updated_at = ctx.now
+        ctx.session.flush()
+        ctx.emit("stage_changed", {"from": before.value, "to": params.stage.value})
+        return {"stage": params.stage.value, "changed": True, "from": before.value}
+
+    return set_stage
 
 
-def register_customer_actions(registry: ActionRegistry) -> None:
+def register_customer_actions(
+    registry: ActionRegistry, *, main_features_milestone: str = MAIN_FEATURES_MILESTONE
+) -> None:
     registry.register(ActionSpec("set_trait", SetTrait, set_trait, description="Set a trait."))
     registry.register(
-        ActionSpec("set_stage", SetStage, set_stage, description="Move the lifecycle stage.")
+        ActionSpec(
+            "set_stage",
+            SetStage,
+            stage_setter(main_features_milestone),
+            description="Move the lifecycle stage (loyalty only after a renewal and the "
+            "main-features milestone).",
+        )
     )

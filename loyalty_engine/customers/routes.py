@@ -19,7 +19,7 @@ ExternalIdPath = Annotated[
 ]
 
 
-@router.put("/{external_id}", response_model=CustomerRead, responses=errors(400, 413, 422))
+@router.put("/{external_id}", response_model=CustomerRead, responses=errors(400, 409, 413, 422))
 def upsert_customer(
     external_id: ExternalIdPath,
     body: CustomerUpsert,
@@ -27,7 +27,8 @@ def upsert_customer(
     now: NowDep,
     response: Response,
 ) -> CustomerRead:
-    """Create or update a customer. Traits not in the body keep their value; `null` clears one."""
+    """Create or update a customer. Traits not in the body keep their value; `null` clears one.
+    The loyalty stage cannot be set here (409): rules reach it, checking its preconditions."""
     with uow() as session:
         customer, created = service.upsert_customer(
             session, external_id=external_id, changes=body, now=now

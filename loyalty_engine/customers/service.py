@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from loyalty_engine.customers.errors import CustomerNotFound
+from loyalty_engine.customers.errors import CustomerNotFound, LoyaltyStageByRulesOnly
 from loyalty_engine.customers.models import Customer, LifecycleStage
 from loyalty_engine.customers.schemas import CustomerRead, CustomerUpsert
 from loyalty_engine.db import insert_ignore
@@ -75,6 +75,9 @@ def upsert_customer(
         customer = _lock_by_external_id(session, external_id)
         assert customer is not None
     given = changes.model_dump(exclude_unset=True)
+    into_loyalty = customer.lifecycle_stage != LifecycleStage.LOYALTY
+    if into_loyalty and given.get("lifecycle_stage") == LifecycleStage.LOYALTY:
+        raise LoyaltyStageByRulesOnly(external_id)  # restating it for a loyal customer is fine
     apply_changes(customer, dict(given))
     _check_money(customer)
     # The PUT states the traits as of now: an event older than this never overwrites them.

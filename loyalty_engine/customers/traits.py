@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty_engine.customers.models import Customer
+from loyalty_engine.customers.errors import LOYALTY_BY_RULES_ONLY
+from loyalty_engine.customers.models import Customer, LifecycleStage
 from loyalty_engine.customers.schemas import CustomerUpsert
 from loyalty_engine.customers.service import STAMPED_AS, apply_changes, stamp, trait_stamp_keys
 from loyalty_engine.errors import json_path
@@ -77,6 +78,8 @@ class TraitReactor:
                 for err in exc.errors()
             ]
         missing = [k for k, v in changes.items() if v is None and event_type in _REQUIRED]
+        if changes.get("lifecycle_stage") == LifecycleStage.LOYALTY:
+            problems.append(PropertyProblem(f"{base}.lifecycle_stage", LOYALTY_BY_RULES_ONLY))
         return problems + [
             PropertyProblem(f"{base}.{k}", "required for this event type") for k in missing
         ]

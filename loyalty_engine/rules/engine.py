@@ -5,7 +5,7 @@ within its limits, with the trace of why stored beside what it did."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from loyalty_engine.rules.actions import ActionContext, ActionRegistry, BoundAct
 from loyalty_engine.rules.coerce import truthy
 from loyalty_engine.rules.customer_facts import customer_facts, epoch_seconds
 from loyalty_engine.rules.evaluate import evaluate
+from loyalty_engine.rules.facts import Kind
 from loyalty_engine.rules.models import (
     ConfigGeneration,
     Decision,
@@ -44,6 +45,8 @@ MAX_EMIT_DEPTH = 3
 # Adds facts to customers' fact objects in place, given the session, the fact objects by customer
 # id (traits already there) and the time of evaluation: segments, milestones, balances...
 FactProvider = Callable[[Session, dict[int, dict[str, Any]], datetime], None]
+# The declared custom traits' kinds, as of the session (a cache that reloads when they change).
+DeclaredKinds = Callable[[Session], Mapping[str, Kind]]
 # Ingests follow-up events (type, customer external id, properties, idempotency key, depth).
 Emitter = Callable[[Session, list[tuple[str, str, dict[str, Any], str]], int], None]
 
@@ -155,6 +158,8 @@ class RulesEngine:
     facts: list[FactProvider] = field(default_factory=list)
     emit: Emitter | None = None
     name: str = "rules"
+    # The declared custom trait kinds (read with them, custom traits agree with segments' SQL).
+    declared_kinds: DeclaredKinds | None = None
 
     def validate(self, event_type: str, properties: dict[str, Any]) -> list[PropertyProblem]:
         return []
@@ -181,7 +186,8 @@ class RulesEngine:
     ) -> dict[int, dict[str, Any]]:
         """The `customer` fact objects of these customers, as of `now`."""
         rows = session.execute(select(CUSTOMERS).where(CUSTOMERS.c.id.in_(ids))).mappings()
-        found = {row["id"]: customer_facts(dict(row)) for row in rows}
+        kinds = self.declared_kinds(session) if self.declared_kinds is not None else None
+        found = {row["id"]: customer_facts(dict(row), custom_traits=kinds) for row in rows}
         for provide in self.facts:
             provide(session, found, now)
         return found

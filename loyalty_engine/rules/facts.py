@@ -171,7 +171,13 @@ CUSTOMER_FACTS = (
     ),
     Fact("customer.segments", Kind.LIST, "keys of the segments the customer is in"),
     Fact("customer.tier", Kind.STRING, "key of the customer's tier"),
+    Fact(
+        "customer.tier_multiplier_bps",
+        Kind.INTEGER,
+        "the tier's earning multiplier in basis points (absent without a tier)",
+    ),
     Fact("customer.milestones", Kind.LIST, "keys of the milestones the customer reached"),
+    Fact("customer.renewals", Kind.INTEGER, "how many times the customer renewed (0 if never)"),
     Fact(
         "customer.balances.*",
         Kind.INTEGER,

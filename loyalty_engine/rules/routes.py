@@ -12,15 +12,24 @@ from loyalty_engine.audit import history
 from loyalty_engine.auth.dependencies import PrincipalDep
 from loyalty_engine.auth.principal import Principal
 from loyalty_engine.customers import service as customers
+from loyalty_engine.db import session_scope
 from loyalty_engine.events.schemas import EventType
 from loyalty_engine.http import NowDep, RuntimeDep, UnitOfWorkDep, errors
 from loyalty_engine.rules import service
+from loyalty_engine.rules.backtest_service import (
+    active_rules,
+    backtest_period,
+    run_backtest,
+    select_rules,
+)
+from loyalty_engine.rules.backtest_stream import read_only
 from loyalty_engine.rules.decisions import customer_decisions
 from loyalty_engine.rules.dryrun import draft_rule, dry_run
 from loyalty_engine.rules.engine import compile_rule
 from loyalty_engine.rules.errors import InvalidRule
 from loyalty_engine.rules.models import RuleVersion
 from loyalty_engine.rules.schemas import (
+    BacktestIn,
     DecisionRead,
     RuleCreate,
     RuleFields,
@@ -201,6 +210,29 @@ def dry_run_rule(
         )
         session.rollback()  # nothing a dry run touched is kept
         return report
+
+
+@router.post("/rules/backtest", responses=errors(422))
+def backtest_rules(body: BacktestIn, runtime: RuntimeDep, now: NowDep) -> dict[str, Any]:
+    """Replay the period's stored events through these rules (saved or drafts): matches,
+    customers, points and credits by month and segment, beside the active rules. Writes nothing."""
+    engine = runtime.rules
+    assert engine is not None, "the shell wires the rules engine at start-up"
+    period = backtest_period(body.since, body.until, now)
+    validate = rule_validator(runtime.actions)
+    # A read-only session, not the request's unit of work: that one takes SQLite's write lock
+    # for a POST, and would hold it for the whole replay.
+    with session_scope(runtime.engine, write=False) as session, read_only(session):
+        rules = select_rules(session, items=body.rules, engine=engine, validate=validate)
+        active = active_rules(session, engine=engine) if body.compare_with_active else None
+        return run_backtest(
+            session,
+            engine=engine,
+            rules=rules,
+            active=active,
+            period=period,
+            event_type=body.event_type,
+        )
 
 
 @router.get(

@@ -178,3 +178,31 @@ class DecisionRead(BaseModel):
     results: list[dict[str, Any]]
     trace: dict[str, Any]
     decided_at: datetime
+
+
+class SavedRuleRef(BaseModel):
+    """A saved rule to backtest: this version, else its draft, else its active version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Key
+    version: Positive | None = None
+
+
+class BacktestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[str | dict[str, Any]] = Field(
+        min_length=1,
+        max_length=50,
+        description='Saved rules (`"key"` or `{"key", "version"}`) or drafts, as '
+        "`POST /v1/rules` takes them; each is checked as saving checks it.",
+    )
+    since: AwareDatetime | None = Field(
+        default=None, alias="from", description="Start (inclusive); 30 days before `until`."
+    )
+    until: AwareDatetime | None = Field(default=None, description="End (exclusive); now.")
+    event_type: EventType | None = Field(default=None, description="Only events of this type.")
+    compare_with_active: bool = Field(
+        default=True, description="Replay the active rules too, and read what was recorded."
+    )

@@ -109,7 +109,7 @@ def population(make_customer: Make, clock: FrozenClock) -> None:
         role="engineer",
         industry="defence",
         country="US",
-        lifecycle_stage="loyalty",
+        lifecycle_stage="renewal",  # loyalty is reached through rules only (a PUT gets 409)
     )
     clock.advance(hours=1)
     make_customer(

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from loyalty_engine.app import JOBS
 from loyalty_engine.db import make_engine
 from loyalty_engine.leadership import ADVISORY_KEY
-from loyalty_engine.scheduler import CORE_JOBS
 from tests.scheduler.conftest import wait_for
 
 LOYALTY = str(Path(sys.executable).with_name("loyalty"))
@@ -87,7 +87,7 @@ def test_one_of_two_scheduler_processes_leads_and_the_other_takes_over_when_it_i
         assert processes[follower].poll() is None, output()
         assert "is the leader" in logs[leader].read_text()
         assert "is the leader" not in logs[follower].read_text()
-        assert stored_job_ids(pg_engine) == {job.id for job in CORE_JOBS}
+        assert stored_job_ids(pg_engine) == {job.id for job in JOBS}
 
         processes[leader].send_signal(signal.SIGKILL)
         processes[leader].wait(timeout=10)

@@ -1,0 +1,419 @@
+"""Catalog use cases: keep the items, show a customer what they may redeem, redeem (spend and
+fulfil in one transaction), cancel (points back), and retry a failed fulfilment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty_engine import audit
+from loyalty_engine.customers.actions import SetTrait
+from loyalty_engine.customers.models import Customer
+from loyalty_engine.customers.schemas import CustomerUpsert
+from loyalty_engine.customers.service import apply_changes, stamp, trait_stamp_keys
+from loyalty_engine.errors import ValidationFailed, problem
+from loyalty_engine.outbox import service as outbox
+from loyalty_engine.outbox.models import OutboxMessage, OutboxStatus
+from loyalty_engine.rules.engine import RulesEngine, lock_customer
+from loyalty_engine.segments.models import Segment
+from rewards import service as ledger
+from rewards.catalog.errors import (
+    CreditAlreadyUsed,
+    NothingToRetry,
+    RedemptionNotFound,
+    RewardKeyTaken,
+    RewardNotFound,
+    RewardUnavailable,
+)
+from rewards.catalog.models import RedemptionStatus, RewardItem, RewardKind, RewardRedemption
+from rewards.catalog.offers import Offer, unavailable_because
+from rewards.catalog.schemas import (
+    OfferRead,
+    RewardItemCreate,
+    RewardItemUpdate,
+    checked_fulfilment,
+)
+from rewards.errors import IdempotencyKeyReused
+from rewards.ledger import ReversalPolicy
+from rewards.models import SourceKind
+from rewards.postings import LOTS
+from rewards.tiers.service import get_program as get_tier_program
+
+REDEMPTIONS = RewardRedemption.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+# The outbox kind that posts a signed JSON body to a URL (registered by the webhooks package).
+WEBHOOK_KIND = "webhook"
+
+
+def list_items(session: Session) -> list[RewardItem]:
+    return list(session.execute(select(RewardItem).order_by(RewardItem.key)).scalars())
+
+
+def get_item(session: Session, *, key: str, lock: bool = False) -> RewardItem:
+    stmt = select(RewardItem).where(RewardItem.key == key)  # type: ignore[arg-type]
+    item = session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+    if item is None:
+        raise RewardNotFound(f"no reward {key!r}", details={"key": key})
+    return item
+
+
+def create_item(
+    session: Session, *, body: RewardItemCreate, actor: str, now: datetime
+) -> RewardItem:
+    _require_known_conditions(session, body.segment, body.tiers)
+    item = RewardItem(**body.model_dump(mode="json"), created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(item)
+            session.flush()
+    except IntegrityError as exc:
+        raise RewardKeyTaken(f"a reward {body.key!r} exists", details={"key": body.key}) from exc
+    _audit(session, item, "create", {}, actor, now)
+    return item
+
+
+def update_item(
+    session: Session, *, key: str, body: RewardItemUpdate, actor: str, now: datetime
+) -> RewardItem:
+    item = get_item(session, key=key, lock=True)
+    before = _content(item)
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    if "fulfilment" in changes:
+        try:
+            changes["fulfilment"] = checked_fulfilment(RewardKind(item.kind), changes["fulfilment"])
+        except ValueError as exc:
+            raise ValidationFailed(
+                "invalid fulfilment", details=[problem("$.fulfilment", str(exc))]
+            ) from exc
+    _require_known_conditions(
+        session, changes.get("segment", item.segment), changes.get("tiers", item.tiers)
+    )
+    for name, value in changes.items():
+        setattr(item, name, value)
+    item.updated_at = now
+    session.flush()
+    _audit(session, item, "edit", before, actor, now)
+    return item
+
+
+def _content(item: RewardItem) -> dict[str, Any]:
+    return {
+        name: getattr(item, name) for name in RewardItemCreate.model_fields if name not in ("key",)
+    }
+
+
+def _audit(
+    session: Session, item: RewardItem, action: str, before: Any, actor: str, now: datetime
+) -> None:
+    audit.record(
+        session,
+        subject_type="reward",
+        subject_id=item.key,
+        action=action,
+        actor=actor,
+        before=before,
+        after=_content(item),
+        now=now,
+    )
+
+
+def _require_known_conditions(session: Session, segment: str | None, tiers: list[str]) -> None:
+    problems = []
+    if segment is not None:
+        segments = Segment.__table__  # type: ignore[attr-defined]
+        found = session.execute(
+            select(segments.c.key).where(
+                segments.c.key == segment, segments.c.archived_at.is_(None)
+            )
+        ).first()
+        if found is None:
+            problems.append(problem("$.segment", f"no segment {segment!r}", "unknown"))
+    program = get_tier_program(session)
+    known = {t["key"] for t in program.tiers} if program is not None else set()
+    for i, tier in enumerate(tiers):
+        if tier not in known:
+            problems.append(problem(f"$.tiers[{i}]", f"no tier {tier!r}", "unknown"))
+    if problems:
+        raise ValidationFailed("the reward names unknown conditions", details=problems)
+
+
+def offers(
+    session: Session, *, rules: RulesEngine, customer: Customer, now: datetime
+) -> list[OfferRead]:
+    """The active items, each with whether this customer may redeem it now and why not."""
+    assert customer.id is not None
+    facts = rules.customer_facts(session, [customer.id], now)[customer.id]
+    points = facts.get("balances", {}).get("points", 0)
+    used = _redeemed_counts(session, customer.id)
+    found = []
+    for item in list_items(session):
+        if not item.is_active:
+            continue
+        assert item.id is not None
+        reasons = unavailable_because(
+            _offer(item),
+            segments=facts.get("segments", []),
+            tier=facts.get("tier"),
+            redeemed=used.get(item.id, 0),
+            points=points,
+        )
+        found.append(
+            OfferRead(
+                key=item.key,
+                name=item.name,
+                description=item.description,
+                kind=item.kind,
+                cost_points=item.cost_points,
+                stock=item.stock,
+                available=not reasons,
+                reasons=reasons,
+            )
+        )
+    return found
+
+
+def _offer(item: RewardItem) -> Offer:
+    return Offer(
+        is_active=item.is_active,
+        cost_points=item.cost_points,
+        segment=item.segment,
+        tiers=tuple(item.tiers),
+        stock=item.stock,
+        per_customer_limit=item.per_customer_limit,
+    )
+
+
+def _redeemed_counts(session: Session, customer_id: int) -> dict[int, int]:
+    stmt = (
+        select(REDEMPTIONS.c.item_id, func.count())
+        .where(
+            REDEMPTIONS.c.customer_id == customer_id,
+            REDEMPTIONS.c.status != RedemptionStatus.CANCELLED,
+        )
+        .group_by(REDEMPTIONS.c.item_id)
+    )
+    return {item_id: int(count) for item_id, count in session.execute(stmt)}
+
+
+def redeem(
+    session: Session,
+    *,
+    rules: RulesEngine,
+    customer: Customer,
+    key: str,
+    idempotency_key: str,
+    now: datetime,
+) -> tuple[RewardRedemption, bool]:
+    """Spend the item's points and fulfil it, in this transaction; (redemption, is_replay)."""
+    assert customer.id is not None
+    # One customer's redemptions queue on their row: limits are counted by one at a time.
+    lock_customer(session, customer.id)
+    scoped = f"customer:{customer.id}:reward:{idempotency_key}"
+    earlier = session.execute(
+        select(RewardRedemption).where(RewardRedemption.idempotency_key == scoped)  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+    item = get_item(session, key=key, lock=True)  # the item's row guards its stock
+    if earlier is not None:
+        if earlier.item_id != item.id:
+            raise IdempotencyKeyReused(idempotency_key)
+        return earlier, True
+    facts = rules.customer_facts(session, [customer.id], now)[customer.id]
+    assert item.id is not None
+    reasons = unavailable_because(
+        _offer(item),
+        segments=facts.get("segments", []),
+        tier=facts.get("tier"),
+        redeemed=_redeemed_counts(session, customer.id).get(item.id, 0),
+        points=None,
+    )
+    if reasons:
+        raise RewardUnavailable(
+            f"reward {key!r} cannot be redeemed: " + "; ".join(reasons),
+            details={"reward": key, "reasons": reasons},
+        )
+    spent = ledger.spend(
+        session,
+        customer_id=customer.id,
+        unit="points",
+        amount=item.cost_points,
+        reason=f"reward: {item.name}",
+        now=now,
+        idempotency_key=scoped,
+        source_ref=f"reward:{item.key}",
+    )
+    if item.stock is not None:
+        item.stock -= 1
+    redemption = RewardRedemption(
+        item_id=item.id,
+        customer_id=customer.id,
+        idempotency_key=scoped,
+        points=item.cost_points,
+        status=RedemptionStatus.FULFILLED,
+        spend_entry_id=spent.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(redemption)
+    session.flush()
+    _fulfil(session, item, redemption, customer, now)
+    session.flush()
+    return redemption, False
+
+
+def _fulfil(
+    session: Session,
+    item: RewardItem,
+    redemption: RewardRedemption,
+    customer: Customer,
+    now: datetime,
+) -> None:
+    params = item.fulfilment
+    assert customer.id is not None
+    assert redemption.id is not None
+    if item.kind == RewardKind.ACCOUNT_CREDIT:
+        entry = ledger.grant(
+            session,
+            customer_id=customer.id,
+            unit=params["currency"],
+            amount=params["amount_minor"],
+            reason=f"reward: {item.name}",
+            source_kind=SourceKind.REDEMPTION,
+            source_ref=f"redemption:{redemption.id}",
+            now=now,
+        )
+        redemption.result = {
+            "credit_entry_id": entry.id,
+            "currency": params["currency"],
+            "amount_minor": params["amount_minor"],
+        }
+    elif item.kind == RewardKind.SET_TRAIT:
+        set_customer_trait(customer, SetTrait.model_validate(params), now)
+        redemption.result = {"trait": params["trait"], "value": params["value"]}
+    else:
+        outbox.enqueue(
+            session,
+            kind=WEBHOOK_KIND,
+            idempotency_key=f"reward-redemption:{redemption.id}",
+            payload={
+                "url": params["url"],
+                "event": "reward.redeemed",
+                "data": {
+                    "redemption_id": redemption.id,
+                    "reward": item.key,
+                    "customer_id": customer.external_id,
+                    "points": redemption.points,
+                },
+            },
+            now=now,
+            customer_id=customer.id,
+        )
+        message_id = session.execute(
+            select(OUTBOX.c.id).where(
+                OUTBOX.c.idempotency_key == f"reward-redemption:{redemption.id}"
+            )
+        ).scalar_one()
+        redemption.outbox_message_id = message_id
+        redemption.status = RedemptionStatus.PENDING
+        redemption.result = {"webhook": params["url"]}
+
+
+def set_customer_trait(customer: Customer, params: SetTrait, now: datetime) -> None:
+    """Set one trait as a PUT would (validated the same way), stamped with `now`."""
+    change = CustomerUpsert.model_validate(params.change()).model_dump(exclude_unset=True)
+    keys = trait_stamp_keys(change)
+    apply_changes(customer, dict(change))
+    customer.trait_times = {**customer.trait_times, **dict.fromkeys(keys, stamp(now))}
+    customer.updated_at = now
+
+
+def get_redemption(session: Session, *, redemption_id: int, lock: bool = False) -> RewardRedemption:
+    stmt = select(RewardRedemption).where(RewardRedemption.id == redemption_id)  # type: ignore[arg-type]
+    found = session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+    if found is None:
+        raise RedemptionNotFound(f"no redemption {redemption_id}")
+    return found
+
+
+def cancel(session: Session, *, redemption_id: int, now: datetime) -> RewardRedemption:
+    """Give the points back (a new lot), put the item back in stock and undo an account credit
+    that is still unused. Cancelling twice changes nothing."""
+    redemption = get_redemption(session, redemption_id=redemption_id, lock=True)
+    if redemption.status == RedemptionStatus.CANCELLED:
+        return redemption
+    item = session.get(RewardItem, redemption.item_id, with_for_update=True)
+    assert item is not None
+    assert redemption.id is not None
+    if item.kind == RewardKind.ACCOUNT_CREDIT:
+        ref = f"redemption:{redemption.id}"
+        used = session.execute(
+            select(func.sum(LOTS.c.amount - LOTS.c.remaining)).where(
+                LOTS.c.source_kind == SourceKind.REDEMPTION, LOTS.c.source_ref == ref
+            )
+        ).scalar()
+        if used:
+            raise CreditAlreadyUsed(
+                "the reward's credit was already used: it cannot be cancelled",
+                details={"used_minor": int(used)},
+            )
+        ledger.reverse_source(
+            session,
+            source_kind=SourceKind.REDEMPTION,
+            source_ref=ref,
+            reason=f"reward cancelled: {item.name}",
+            now=now,
+            policy=ReversalPolicy.CLAW_BACK_TO_ZERO,
+        )
+    refund = ledger.grant(
+        session,
+        customer_id=redemption.customer_id,
+        unit="points",
+        amount=redemption.points,
+        reason=f"reward cancelled: {item.name}",
+        source_kind=SourceKind.REDEMPTION,
+        source_ref=f"redemption:{redemption.id}:cancelled",
+        now=now,
+    )
+    if item.stock is not None:
+        item.stock += 1
+    redemption.status = RedemptionStatus.CANCELLED
+    redemption.refund_entry_id = refund.id
+    redemption.updated_at = now
+    session.flush()
+    return redemption
+
+
+def retry(session: Session, *, redemption_id: int, now: datetime) -> RewardRedemption:
+    """Send a failed (dead-lettered) webhook fulfilment again."""
+    redemption = get_redemption(session, redemption_id=redemption_id, lock=True)
+    if redemption.outbox_message_id is None or fulfilment_status(session, redemption) != "failed":
+        raise NothingToRetry(
+            f"redemption {redemption_id} has no failed fulfilment to retry",
+            details={"status": fulfilment_status(session, redemption)},
+        )
+    outbox.retry_one(session, message_id=redemption.outbox_message_id, now=now)
+    redemption.updated_at = now
+    session.flush()
+    return redemption
+
+
+def fulfilment_status(session: Session, redemption: RewardRedemption) -> str:
+    if redemption.status != RedemptionStatus.PENDING or redemption.outbox_message_id is None:
+        return str(redemption.status)
+    status = session.execute(
+        select(OUTBOX.c.status).where(OUTBOX.c.id == redemption.outbox_message_id)
+    ).scalar_one()
+    return {OutboxStatus.DELIVERED: "delivered", OutboxStatus.DEAD: "failed"}.get(status, "pending")
+
+
+def customer_redemptions(session: Session, *, customer_id: int) -> list[RewardRedemption]:
+    stmt = (
+        select(RewardRedemption)
+        .where(RewardRedemption.customer_id == customer_id)  # type: ignore[arg-type]
+        .order_by(RewardRedemption.id.desc())  # type: ignore[union-attr]
+        .limit(200)
+    )
+    return list(session.execute(stmt).scalars())
