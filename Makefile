@@ -14,6 +14,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $@ $(VENV)/.installed-run
+
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
@@ -26,16 +30,22 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy loyalty_engine
+	$(BIN)/mypy loyalty_engine rewards benchmarks
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy loyalty_engine
+	$(BIN)/mypy loyalty_engine rewards benchmarks
 
-bench: $(VENV)/.installed-run
+# Every scenario, one JSON report each (see benchmarks/RESULTS.md for the figures over time).
+bench: $(VENV)/.installed-bench
 	$(BIN)/loyalty bench ingest --json
+	$(BIN)/loyalty bench ingest --rules 100 --json
+	$(BIN)/loyalty bench rules --json
+	$(BIN)/loyalty bench segments --json
+	$(BIN)/loyalty bench reads --json
+	$(BIN)/loyalty bench redeem --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -69,7 +69,7 @@ def run(
             if rules:
                 create_rules(db.url, rules, now)
             measured = _against_server(db, factory, events, singles, bar, Path(tmp) / "server.log")
-            measured["decisions"] = decisions_recorded(db.url) if rules else 0
+            measured["decisions"] = decisions_recorded(db.url)
     return _report(db, physical=physical, before=before, rules=rules, **measured)
 
 
@@ -202,7 +202,7 @@ def _report(
     peak_rss_mb: float | None,
     before: dict[str, object],
     rules: int,
-    decisions: int,
+    decisions: tuple[int, int],
 ) -> dict[str, Any]:
     ratio = round(batch["events_per_s"] / physical["rows_per_s"], 3)
     errors = sum(phase["errors"] for phase in (batch, single, single_paced, serial, healthz))
@@ -225,7 +225,9 @@ def _report(
         "setup": {
             "customers": CUSTOMERS,
             "rules": rules,
-            "decisions_recorded": decisions,
+            "decisions_recorded": decisions[0],
+            "events_stored": decisions[1],
+            "decisions_per_event": round(decisions[0] / decisions[1], 3) if decisions[1] else 0,
             "targets_stated_for": "sqlite",
             "server": "uvicorn (uvloop, httptools), 1 process, no outbox worker, no scheduler",
             "client": "httpx2.AsyncClient in the benchmark process, on the same machine",

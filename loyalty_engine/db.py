@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -157,6 +157,19 @@ def insert_ignore(table: Table, dialect_name: str) -> Insert:
     if dialect_name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+_PREPARED: dict[tuple[str, str], Any] = {}
+
+
+def prepared(name: str, dialect_name: str, build: Callable[[str], Any]) -> Any:
+    """A statement built once per dialect (hot paths pass their values as parameters, so that
+    SQLAlchemy does not construct and cache-key the same statement on every call)."""
+    key = (name, dialect_name)
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = build(dialect_name)
+    return found
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:

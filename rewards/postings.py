@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.errors import CustomerNotFound
 from loyalty_engine.customers.models import Customer
-from loyalty_engine.db import insert_ignore
+from loyalty_engine.db import insert_ignore, prepared
 from rewards.errors import IdempotencyKeyReused
 from rewards.ledger import Lot, Take
 from rewards.models import (
@@ -104,16 +104,40 @@ class LockedAccount:
     is_changed: bool = field(default=False)
 
 
+# Built once: every posting runs these (see `loyalty_engine.db.prepared`).
+LOCK_ACCOUNT = (
+    select(ACCOUNTS)
+    .where(ACCOUNTS.c.customer_id == bindparam("customer_id"), ACCOUNTS.c.unit == bindparam("unit"))
+    .with_for_update()
+)
+SAVE_ACCOUNT = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == bindparam("b_id"))
+    .values(
+        available=bindparam("b_available"),
+        pending=bindparam("b_pending"),
+        debt=bindparam("b_debt"),
+        version=ACCOUNTS.c.version + 1,
+        updated_at=bindparam("b_now"),
+    )
+)
+INSERT_LOT = LOTS.insert().returning(LOTS.c.id)
+
+
+def _entry_insert(keyed: bool) -> Callable[[str], Any]:
+    def build(dialect: str) -> Any:
+        stmt = insert_ignore(ENTRIES, dialect) if keyed else insert(ENTRIES)
+        return stmt.returning(*ENTRIES.c)
+
+    return build
+
+
 def lock_account(session: Session, customer_id: int, unit: str) -> LockedAccount | None:
     # Concurrent writers to one balance serialize here. PostgreSQL: FOR UPDATE makes each wait for
     # the previous writer's commit and then read its balance. SQLite ignores FOR UPDATE: the write
     # session's BEGIN IMMEDIATE (session_scope(write=True)) already admits one writer at a time.
     # Every change to an account's lots happens under this lock.
-    row = session.execute(
-        select(ACCOUNTS)
-        .where(ACCOUNTS.c.customer_id == customer_id, ACCOUNTS.c.unit == unit)
-        .with_for_update()
-    ).first()
+    row = session.execute(LOCK_ACCOUNT, {"customer_id": customer_id, "unit": unit}).first()
     return None if row is None else LockedAccount(row.id, row.available, row.pending, row.debt)
 
 
@@ -155,15 +179,14 @@ def save_account(session: Session, account: LockedAccount, now: datetime) -> Non
     if not account.is_changed:
         return
     session.execute(
-        update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == account.id)
-        .values(
-            available=account.available,
-            pending=account.pending,
-            debt=account.debt,
-            version=ACCOUNTS.c.version + 1,
-            updated_at=now,
-        )
+        SAVE_ACCOUNT,
+        {
+            "b_id": account.id,
+            "b_available": account.available,
+            "b_pending": account.pending,
+            "b_debt": account.debt,
+            "b_now": now,
+        },
     )
     account.is_changed = False
 
@@ -195,8 +218,13 @@ def post(session: Session, account: LockedAccount, posting: Posting, now: dateti
     }
     # The account lock serialized this key's replays (see `replayed`); a conflict left here is the
     # same key used at this very moment for another account.
-    stmt = insert_ignore(ENTRIES, session.get_bind().dialect.name) if key.key else insert(ENTRIES)
-    row = session.execute(stmt.values(**values).returning(*ENTRIES.c)).first()
+    dialect = session.get_bind().dialect.name
+    stmt = prepared(
+        "ledger.insert_entry_keyed" if key.key else "ledger.insert_entry",
+        dialect,
+        _entry_insert(bool(key.key)),
+    )
+    row = session.execute(stmt, values).first()
     if row is None:
         raise IdempotencyKeyReused(str(key.key))
     if posting.takes:

@@ -20,6 +20,7 @@ from rewards.postings import (
     ACCOUNTS,
     ALLOCATIONS,
     ENTRIES,
+    INSERT_LOT,
     LOTS,
     LockedAccount,
     Origin,
@@ -253,21 +254,20 @@ def _new_lot(
 ) -> Lot:
     is_pending = matures_at is not None and matures_at > now
     lot_id = session.execute(
-        LOTS.insert()
-        .values(
-            account_id=account.id,
-            amount=amount,
-            remaining=amount,
-            status=LotStatus.PENDING if is_pending else LotStatus.AVAILABLE,
-            matures_at=matures_at,
-            expires_at=expires_at,
-            source_kind=origin.kind,
-            source_ref=origin.ref,
-            rule_version_id=origin.rule_version_id,
-            event_id=origin.event_id,
-            created_at=now,
-        )
-        .returning(LOTS.c.id)
+        INSERT_LOT,
+        {
+            "account_id": account.id,
+            "amount": amount,
+            "remaining": amount,
+            "status": LotStatus.PENDING if is_pending else LotStatus.AVAILABLE,
+            "matures_at": matures_at,
+            "expires_at": expires_at,
+            "source_kind": origin.kind,
+            "source_ref": origin.ref,
+            "rule_version_id": origin.rule_version_id,
+            "event_id": origin.event_id,
+            "created_at": now,
+        },
     ).scalar_one()
     return Lot(lot_id, amount, amount, now, matures_at, expires_at, is_pending)
 

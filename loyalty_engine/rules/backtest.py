@@ -12,8 +12,7 @@ from typing import Any
 from loyalty_engine.events.reactors import StoredEvent
 from loyalty_engine.rules.actions import Grant
 from loyalty_engine.rules.backtest_limits import SimulatedLimits
-from loyalty_engine.rules.coerce import truthy
-from loyalty_engine.rules.engine import CompiledRule, event_facts
+from loyalty_engine.rules.engine import CompiledRule, event_facts, matches
 from loyalty_engine.rules.errors import LimitExceeded
 from loyalty_engine.rules.models import Outcome
 
@@ -163,12 +162,8 @@ def _decide(
     """Whether the rule matched (as `RulesEngine.decide` answers); the decision is counted in
     the rule's figures and the set's (`counted`)."""
     rule = replayed.rule
-    if not rule.in_window(event.occurred_at):
-        return False
-    if rule.segment is not None and rule.segment not in facts["customer"].get("segments", ()):
-        return False
     try:
-        holds = truthy(rule.holds(facts))
+        holds = matches(rule, event, facts)  # as the engine decides whether a rule applies
     except LimitExceeded:  # the live engine would fail the event's batch; the replay counts it
         for figures in counted:
             figures.errors += 1

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.models import Customer
-from loyalty_engine.db import insert_ignore
+from loyalty_engine.db import insert_ignore, prepared
 from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
 from loyalty_engine.rules.actions import ActionContext, ActionRegistry, BoundAction, Grant
 from loyalty_engine.rules.coerce import truthy
@@ -41,6 +41,16 @@ DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 BUDGETS = RuleBudget.__table__  # type: ignore[attr-defined]
 GENERATIONS = ConfigGeneration.__table__  # type: ignore[attr-defined]
 MAX_EMIT_DEPTH = 3
+SAVE_RESULTS = (
+    update(DECISIONS)
+    .where(DECISIONS.c.id == bindparam("b_id"))
+    .values(results=bindparam("b_results", type_=DECISIONS.c.results.type))
+)
+
+
+def _decision_insert(dialect: str) -> Any:
+    return insert_ignore(DECISIONS, dialect).returning(DECISIONS.c.id)
+
 
 # Adds facts to customers' fact objects in place, given the session, the fact objects by customer
 # id (traits already there) and the time of evaluation: segments, milestones, balances...
@@ -67,6 +77,12 @@ class CompiledRule:
     segment: str | None
     active_from: datetime | None
     active_until: datetime | None
+
+    is_windowed: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        windowed = self.active_from is not None or self.active_until is not None
+        object.__setattr__(self, "is_windowed", windowed)
 
     def in_window(self, at: datetime) -> bool:
         return (self.active_from is None or at >= self.active_from) and (
@@ -175,8 +191,10 @@ class RulesEngine:
         for event in relevant:
             facts = event_facts(event, customers[event.customer_id], ctx.now)
             for rule in book.for_event(event.type):
-                matched = self.decide(session, rule, event, facts, ctx, follow_ups)
-                if matched and rule.stop_after_match:
+                if not matches(rule, event, facts):  # the hot loop: most rules pass most events
+                    continue
+                self.decide(session, rule, event, facts, ctx, follow_ups)
+                if rule.stop_after_match:
                     break
         if follow_ups and self.emit is not None:
             self.emit(session, follow_ups, ctx.depth + 1)
@@ -200,14 +218,8 @@ class RulesEngine:
         facts: dict[str, Any],
         ctx: ReactContext,
         follow_ups: list[tuple[str, str, dict[str, Any], str]],
-    ) -> bool:
-        """Whether the rule matched; if so, its decision is recorded (once) and carried out."""
-        if not rule.in_window(event.occurred_at):
-            return False
-        if rule.segment is not None and rule.segment not in facts["customer"].get("segments", ()):
-            return False
-        if not truthy(rule.holds(facts)):
-            return False
+    ) -> None:
+        """Record (once) and carry out the decision of a rule that `matches` the event."""
         explained = evaluate(rule.node, facts)  # the slow path with a trace, for matches only
         grants = [g for g in (a.preview(facts) for a in rule.actions) if g is not None]
         main = grants[0] if grants else None
@@ -216,12 +228,9 @@ class RulesEngine:
             session, rule, event, outcome, main, explained.to_json(), reason, ctx.now
         )
         if outcome is not Outcome.APPLIED:
-            return True
+            return
         results = self.carry_out(session, rule, event, facts, decision_id, ctx, follow_ups)
-        session.execute(
-            update(DECISIONS).where(DECISIONS.c.id == decision_id).values(results=results)
-        )
-        return True
+        session.execute(SAVE_RESULTS, {"b_id": decision_id, "b_results": results})
 
     def carry_out(
         self,
@@ -258,6 +267,16 @@ class RulesEngine:
             outcome = action.spec.run(action_ctx, action.params, action.preview(facts))
             results.append({"type": action.spec.name, **outcome})
         return results
+
+
+def matches(rule: CompiledRule, event: StoredEvent, facts: dict[str, Any]) -> bool:
+    """The rule's window, segment scope and condition all hold for the event."""
+    if rule.is_windowed and not rule.in_window(event.occurred_at):
+        return False
+    if rule.segment is not None and rule.segment not in facts["customer"].get("segments", ()):
+        return False
+    held = rule.holds(facts)
+    return held is True or (held is not False and truthy(held))
 
 
 def event_facts(event: StoredEvent, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -390,24 +409,22 @@ def record_decision(
     """The new decision's id. Ingest runs reactors only for newly stored events, so a rule version
     meets an event once; the unique key guards that, and a breach rolls the whole batch back
     (with any budget taken for it) rather than deciding twice."""
-    stmt = (
-        insert_ignore(DECISIONS, session.get_bind().dialect.name)
-        .values(
-            rule_id=rule.rule_id,
-            rule_version_id=rule.version_id,
-            event_id=event.id,
-            customer_id=event.customer_id,
-            outcome=outcome,
-            grant_unit=grant.unit if grant and outcome is Outcome.APPLIED else None,
-            grant_amount=grant.amount if grant and outcome is Outcome.APPLIED else 0,
-            trace=trace,
-            results=[],
-            reason=reason,
-            decided_at=now,
-        )
-        .returning(DECISIONS.c.id)
-    )
-    found = session.execute(stmt).scalar_one_or_none()
+    applied = grant is not None and outcome is Outcome.APPLIED
+    values = {
+        "rule_id": rule.rule_id,
+        "rule_version_id": rule.version_id,
+        "event_id": event.id,
+        "customer_id": event.customer_id,
+        "outcome": outcome,
+        "grant_unit": grant.unit if grant is not None and applied else None,
+        "grant_amount": grant.amount if grant is not None and applied else 0,
+        "trace": trace,
+        "results": [],
+        "reason": reason,
+        "decided_at": now,
+    }
+    stmt = prepared("rules.insert_decision", session.get_bind().dialect.name, _decision_insert)
+    found = session.execute(stmt, values).scalar_one_or_none()
     if found is None:
         raise RuntimeError(f"rule {rule.key} v{rule.version} already decided event {event.id}")
     return int(found)
