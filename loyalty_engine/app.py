@@ -61,6 +61,9 @@ from loyalty_engine.scheduler import CORE_JOBS, SchedulerService
 from loyalty_engine.segments import routes as segment_routes
 from loyalty_engine.segments.catalog import SegmentCatalog
 from loyalty_engine.segments.declarations import DeclaredTraits
+from loyalty_engine.webhooks.actions import register_webhook_actions
+from loyalty_engine.webhooks.delivery import register_webhook_delivery
+from loyalty_engine.webhooks.signing import derived_secret
 from rewards import routes as ledger_routes
 from rewards.actions import register_reward_actions
 from rewards.catalog import routes as catalog_routes
@@ -114,6 +117,12 @@ def build_runtime(
     runtime.reactors.register(TierReactor(tiers, emit=_emitter(runtime)))
     register_billing_deliveries(runtime.deliveries, billing)
     register_email_delivery(runtime.deliveries, mailer)
+    register_webhook_actions(runtime.actions)
+    register_webhook_delivery(
+        runtime.deliveries,
+        secret=lambda: settings.webhook_secret or derived_secret(runtime.secret_key),
+        clock=clock,
+    )
     return runtime
 
 

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     # Signs customer tokens. When unset, a random key is generated once and kept in the
     # database (table instance_secrets) so that every process of one installation shares it.
     secret_key: str | None = None
+    # Signs outbound webhooks (share it with the receivers); by default a key derived from the
+    # instance secret, which then is not shared.
+    webhook_secret: str | None = None
     customer_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     customer_token_max_ttl_seconds: int = Field(default=86_400, ge=30)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.db import insert_ignore, prepared
+from loyalty_engine.events.models import Event
 from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
 from loyalty_engine.rules.actions import ActionContext, ActionRegistry, BoundAction, Grant
 from loyalty_engine.rules.coerce import truthy
@@ -40,6 +41,7 @@ CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 BUDGETS = RuleBudget.__table__  # type: ignore[attr-defined]
 GENERATIONS = ConfigGeneration.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
 MAX_EMIT_DEPTH = 3
 SAVE_RESULTS = (
     update(DECISIONS)
@@ -330,13 +332,26 @@ def _over_customer_limit(
     limit: CustomerLimit,
     now: datetime,
 ) -> str:
-    since = _window_start(limit, event.occurred_at)
+    # Windows are in event time: a January event ingested in March counts in January.
+    bounds = _window(limit, event.occurred_at)
     base = (
         DECISIONS.c.rule_id == rule.rule_id,
         DECISIONS.c.customer_id == event.customer_id,
         DECISIONS.c.outcome == Outcome.APPLIED,
     )
-    window = (DECISIONS.c.decided_at >= since,) if since is not None else ()
+    window = (
+        (
+            DECISIONS.c.event_id.in_(
+                select(EVENTS.c.id).where(
+                    EVENTS.c.customer_id == event.customer_id,
+                    EVENTS.c.occurred_at >= bounds[0],
+                    EVENTS.c.occurred_at < bounds[1],
+                )
+            ),
+        )
+        if bounds is not None
+        else ()
+    )
     if limit.count is not None:
         used = session.execute(select(func.count()).where(*base, *window)).scalar_one()
         if used >= limit.count:
@@ -355,11 +370,13 @@ def _over_customer_limit(
     return ""
 
 
-def _window_start(limit: CustomerLimit, at: datetime) -> datetime | None:
+def _window(limit: CustomerLimit, at: datetime) -> tuple[datetime, datetime] | None:
+    """[start, end) in event time: the calendar period holding `at`, or the N days up to it."""
     if limit.window.calendar is not None:
-        return calendar_period(limit.window.calendar, at).starts_at
+        period = calendar_period(limit.window.calendar, at)
+        return period.starts_at, period.ends_at
     if limit.window.rolling_days is not None:
-        return rolling_start(limit.window.rolling_days, at)
+        return rolling_start(limit.window.rolling_days, at), at + timedelta(microseconds=1)
     return None
 
 

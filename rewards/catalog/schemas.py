@@ -13,10 +13,12 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from loyalty_engine.customers.actions import SetTrait
+from loyalty_engine.webhooks.actions import https_unless_local
 from rewards.catalog.models import RedemptionStatus, RewardKind
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
@@ -34,6 +36,11 @@ class AccountCredit(_Strict):
 
 class Webhook(_Strict):
     url: AnyHttpUrl = Field(description="Where the redemption is POSTed (signed) to be fulfilled.")
+
+    @field_validator("url")
+    @classmethod
+    def _https_unless_local(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        return https_unless_local(url)
 
 
 FULFILMENTS: dict[RewardKind, type[BaseModel]] = {

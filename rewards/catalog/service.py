@@ -20,6 +20,7 @@ from loyalty_engine.outbox import service as outbox
 from loyalty_engine.outbox.models import OutboxMessage, OutboxStatus
 from loyalty_engine.rules.engine import RulesEngine, lock_customer
 from loyalty_engine.segments.models import Segment
+from loyalty_engine.webhooks.delivery import WEBHOOK
 from rewards import service as ledger
 from rewards.catalog.errors import (
     CreditAlreadyUsed,
@@ -45,8 +46,6 @@ from rewards.tiers.service import get_program as get_tier_program
 
 REDEMPTIONS = RewardRedemption.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-# The outbox kind that posts a signed JSON body to a URL (registered by the webhooks package).
-WEBHOOK_KIND = "webhook"
 
 
 def list_items(session: Session) -> list[RewardItem]:
@@ -296,7 +295,7 @@ def _fulfil(
     else:
         outbox.enqueue(
             session,
-            kind=WEBHOOK_KIND,
+            kind=WEBHOOK,
             idempotency_key=f"reward-redemption:{redemption.id}",
             payload={
                 "url": params["url"],

@@ -328,3 +328,24 @@ def test_emitted_events_reach_their_own_rules_and_loops_stop(
     echoes = [d["results"][0] for d in decisions(client, admin) if d["rule"] == "echo"]
     assert sorted(str(r["emitted"]) for r in echoes) == ["None", "echo", "echo", "echo"]
     assert any("3 levels deep" in r.get("refused", "") for r in echoes)
+
+
+def test_limit_windows_count_in_event_time_even_when_events_arrive_late(
+    client: TestClient, admin: dict[str, str], make_customer: Make
+) -> None:
+    """A January and two February invoices ingested together in March: one per calendar month
+    means January's and February's first apply, February's second is capped."""
+    make_customer("acme", plan="growth")
+    rule(client, admin, limits={"per_customer": [{"count": 1, "window": {"calendar": "month"}}]})
+    late = [
+        {**invoice(key), "occurred_at": at}
+        for key, at in (
+            ("jan", "2026-01-15T10:00:00Z"),
+            ("feb-1", "2026-02-10T10:00:00Z"),
+            ("feb-2", "2026-02-20T10:00:00Z"),
+        )
+    ]
+    post(client, admin, *late)
+
+    in_event_order = sorted(decisions(client, admin), key=lambda d: d["event_id"])
+    assert [d["outcome"] for d in in_event_order] == ["applied", "applied", "capped"]
