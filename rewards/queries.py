@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.errors import CustomerNotFound
@@ -27,33 +27,15 @@ class BalanceSummary:
 
 
 def _balances_statement() -> Any:
-    """Built once (balance reads are a hot path): each account of a customer with the available
-    amount expiring by `soon` and the earliest expiry after `now` with the amount it removes."""
-    lots, nxt = LOTS.alias("l"), LOTS.alias("n")
-    open_lot = (
-        lots.c.account_id == ACCOUNTS.c.id,
-        lots.c.status == LotStatus.AVAILABLE,
-        lots.c.remaining > 0,
-        lots.c.expires_at.is_not(None),
-    )
-    next_at = (
-        select(func.min(lots.c.expires_at))
-        .where(*open_lot, lots.c.expires_at > bindparam("now"))
-        .scalar_subquery()
-    )
-    soon = (
-        select(func.coalesce(func.sum(lots.c.remaining), 0))
-        .where(*open_lot, lots.c.expires_at <= bindparam("soon"))
-        .scalar_subquery()
-    )
-    next_amount = (
-        select(func.coalesce(func.sum(nxt.c.remaining), 0))
-        .where(
-            nxt.c.account_id == ACCOUNTS.c.id,
-            nxt.c.status == LotStatus.AVAILABLE,
-            nxt.c.expires_at == next_at,
-        )
-        .scalar_subquery()
+    """Built once (balance reads are a hot path): each account of a customer, joined with its
+    open lots that have an expiry (found by the account-and-status index)."""
+    lots = LOTS.alias("l")
+    open_lots = lots.c.account_id == ACCOUNTS.c.id
+    open_lots = (
+        open_lots
+        & (lots.c.status == LotStatus.AVAILABLE)
+        & (lots.c.remaining > 0)
+        & lots.c.expires_at.is_not(None)
     )
     return (
         select(
@@ -61,10 +43,10 @@ def _balances_statement() -> Any:
             ACCOUNTS.c.available,
             ACCOUNTS.c.pending,
             ACCOUNTS.c.debt,
-            soon.label("expiring_soon"),
-            next_at.label("next_expiry_at"),
-            next_amount.label("next_expiry_amount"),
+            lots.c.expires_at,
+            lots.c.remaining,
         )
+        .select_from(ACCOUNTS.outerjoin(lots, open_lots))
         .where(ACCOUNTS.c.customer_id == bindparam("customer_id"))
         .order_by(ACCOUNTS.c.unit)
     )
@@ -90,19 +72,34 @@ def balance_summaries(
     Balance rows are brought up to date by every write and by the sweeps; between a lot's expiry
     and the next sweep the row still counts it, so expiries are read from the lots, not guessed.
     """
-    params = {"customer_id": customer_id, "now": now, "soon": now + within}
-    return [
-        BalanceSummary(
+    soon_until = now + within
+    found: dict[str, BalanceSummary] = {}
+    for row in session.execute(BALANCES, {"customer_id": customer_id}):
+        summary = found.get(row.unit) or BalanceSummary(
             unit=row.unit,
             available=int(row.available),
             pending=int(row.pending),
             debt=int(row.debt),
-            expiring_soon=int(row.expiring_soon),
-            next_expiry_at=_aware(row.next_expiry_at),
-            next_expiry_amount=int(row.next_expiry_amount) if row.next_expiry_at else 0,
+            expiring_soon=0,
+            next_expiry_at=None,
+            next_expiry_amount=0,
         )
-        for row in session.execute(BALANCES, params)
-    ]
+        expires_at = _aware(row.expires_at)
+        if expires_at is not None:
+            remaining = int(row.remaining)
+            if expires_at <= soon_until:
+                summary = replace(summary, expiring_soon=summary.expiring_soon + remaining)
+            if expires_at > now:
+                if summary.next_expiry_at is None or expires_at < summary.next_expiry_at:
+                    summary = replace(
+                        summary, next_expiry_at=expires_at, next_expiry_amount=remaining
+                    )
+                elif expires_at == summary.next_expiry_at:
+                    summary = replace(
+                        summary, next_expiry_amount=summary.next_expiry_amount + remaining
+                    )
+        found[row.unit] = summary
+    return list(found.values())
 
 
 def _aware(value: Any) -> datetime | None:
