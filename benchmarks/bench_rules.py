@@ -1,8 +1,9 @@
 """The rule set of `loyalty bench ingest --rules N`: N active rules, made and published through
-the rule service, spread over the bench's event types. Like a real program, most product events
-earn nothing: each rule reads several event properties and matches about 0.2% of the events of
-its trigger, so with 100 rules about 5% of events get a decision (the report gives the count).
-A fifth of the rules cap per customer and day, a quarter compute points from a property."""
+the rule service, spread over the bench's event types, with varied conditions over event
+properties and customer traits. One rule in ten is broad (adoption: a couple of features on paid
+plans) and matches about a sixth of its trigger's events, granting points per unit of a property,
+some capped per customer and week or month; the rest are narrow and match about 0.2% each. With
+100 rules about 0.5 decisions per event are recorded (the report gives the counts by outcome)."""
 
 from __future__ import annotations
 
@@ -24,39 +25,73 @@ from loyalty_engine.rules.schemas import RuleCreate
 from loyalty_engine.rules.service import create_rule
 from loyalty_engine.rules.validation import rule_validator
 
+PAID_PLANS = list(PLANS[1:])
+BROAD_EVERY = 10  # one rule in ten matches often
+
 
 def rule_bodies(count: int) -> list[dict[str, Any]]:
-    bodies = []
-    for n in range(count):
-        feature = FEATURES[n % len(FEATURES)]
-        page = PAGES[(n // len(FEATURES)) % len(PAGES)]
-        condition: dict[str, Any] = {
-            "and": [
-                {"==": [{"var": "event.properties.feature"}, feature]},
-                {"==": [{"var": "event.properties.page"}, page]},
-                {">": [{"var": "event.properties.duration_ms"}, 80_000 + (n * 997) % 8_000]},
-            ]
+    return [_broad(n) if n % BROAD_EVERY == 0 else _narrow(n) for n in range(count)]
+
+
+def _broad(n: int) -> dict[str, Any]:
+    """Adoption: two features used for a while on a paid plan earn a point per 10 s (at most 20)."""
+    features = [FEATURES[n % len(FEATURES)], FEATURES[(n + 3) % len(FEATURES)]]
+    condition = {
+        "and": [
+            {"in": [{"var": "event.properties.feature"}, features]},
+            {"in": [{"var": "event.properties.plan"}, PAID_PLANS]},
+            {">=": [{"var": "event.properties.duration_ms"}, 10_000]},
+            {">=": [{"var": "customer.seats"}, 20]},
+        ]
+    }
+    points = {"per": 10_000, "of": "event.properties.duration_ms", "max": 20}
+    trigger = EVENT_TYPES[(n // BROAD_EVERY) % len(EVENT_TYPES)]
+    body = _body(n, trigger, condition, points, name=f"bench adoption {n}")
+    if n % 30 == 10:
+        body["limits"] = {"per_customer": [{"count": 2, "window": {"calendar": "week"}}]}
+    elif n % 30 == 20:
+        body["limits"] = {
+            "per_customer": [{"amount": 60, "unit": "points", "window": {"calendar": "month"}}]
         }
-        if n % 3 == 0:
-            condition["and"].append(
-                {"in": [{"var": "event.properties.plan"}, list(PLANS[1 + n % 3 :])]}
-            )
-        points: Any = 10 + n % 40
-        if n % 4 == 0:
-            points = {"per": 1_000, "of": "event.properties.duration_ms", "max": 100}
-        body: dict[str, Any] = {
-            "key": f"bench-rule-{n:03d}",
-            "name": f"bench rule {n}",
-            "triggers": [EVENT_TYPES[n % len(EVENT_TYPES)]],
-            "condition": condition,
-            "actions": [{"type": "award_points", "params": {"points": points}}],
-            "priority": n,
-            "activate": True,
-        }
-        if n % 5 == 0:
-            body["limits"] = {"per_customer": [{"count": 3, "window": {"calendar": "day"}}]}
-        bodies.append(body)
-    return bodies
+    return body
+
+
+def _narrow(n: int) -> dict[str, Any]:
+    """A feature on a page for a long session, sometimes on some plans or bigger teams."""
+    feature = FEATURES[n % len(FEATURES)]
+    page = PAGES[(n // len(FEATURES)) % len(PAGES)]
+    parts: list[Any] = [
+        {"==": [{"var": "event.properties.feature"}, feature]},
+        {"==": [{"var": "event.properties.page"}, page]},
+        {">": [{"var": "event.properties.duration_ms"}, 80_000 + (n * 997) % 8_000]},
+    ]
+    if n % 3 == 0:
+        parts.append({"in": [{"var": "event.properties.plan"}, list(PLANS[1 + n % 3 :])]})
+    if n % 7 == 0:
+        seats = {"var": "event.properties.seats"}
+        parts.append({"or": [{">": [seats, 50]}, {"==": [{"var": "customer.plan"}, "growth"]}]})
+    points: Any = 10 + n % 40
+    if n % 4 == 0:
+        points = {"per": 1_000, "of": "event.properties.duration_ms", "max": 100}
+    trigger = EVENT_TYPES[n % len(EVENT_TYPES)]
+    body = _body(n, trigger, {"and": parts}, points, name=f"bench rule {n}")
+    if n % 5 == 0:
+        body["limits"] = {"per_customer": [{"count": 3, "window": {"calendar": "day"}}]}
+    return body
+
+
+def _body(
+    n: int, trigger: str, condition: dict[str, Any], points: Any, *, name: str
+) -> dict[str, Any]:
+    return {
+        "key": f"bench-rule-{n:03d}",
+        "name": name,
+        "triggers": [trigger],
+        "condition": condition,
+        "actions": [{"type": "award_points", "params": {"points": points}}],
+        "priority": n,
+        "activate": True,
+    }
 
 
 def create_rules(database_url: str, count: int, now: datetime) -> None:
@@ -77,13 +112,16 @@ def create_rules(database_url: str, count: int, now: datetime) -> None:
         runtime.engine.dispose()
 
 
-def decisions_recorded(database_url: str) -> tuple[int, int]:
-    """How many rule decisions and how many events the run stored."""
+def decisions_recorded(database_url: str) -> dict[str, Any]:
+    """How many events the run stored, and how many rule decisions, by outcome."""
     engine = make_engine(database_url)
     try:
         with session_scope(engine, write=False) as session:
-            decisions = session.execute(select(func.count()).select_from(Decision)).scalar_one()
+            outcomes = session.execute(
+                select(Decision.outcome, func.count()).group_by(Decision.outcome)  # type: ignore[arg-type]
+            ).all()
             events = session.execute(select(func.count()).select_from(Event)).scalar_one()
-            return int(decisions), int(events)
     finally:
         engine.dispose()
+    by_outcome = {str(outcome): int(n) for outcome, n in sorted(outcomes)}
+    return {"events": int(events), "decisions": sum(by_outcome.values()), "by_outcome": by_outcome}

@@ -1,8 +1,9 @@
 """Scenario `ingest`: events through the real HTTP server, against the raw-driver baseline.
 
 One run: a throwaway database with customers and an ingest key; the baseline inserts the batch
-phase's rows into a clone of it with the raw driver; then the server starts in a subprocess
-(no outbox worker, no scheduler, no rules) and takes, after a short warm-up, the batch phase
+phase's rows into a clone of it with the raw driver; `rules` active rules are published (none by
+default; see `benchmarks.bench_rules`); then the server starts in a subprocess (no outbox worker,
+no scheduler) and takes, after a short warm-up, the batch phase
 (batches of 500 over a couple of connections) and the single phase (one event per request over
 32 connections). Latencies are measured by the client, which runs on the same machine.
 """
@@ -202,7 +203,7 @@ def _report(
     peak_rss_mb: float | None,
     before: dict[str, object],
     rules: int,
-    decisions: tuple[int, int],
+    decisions: dict[str, Any],
 ) -> dict[str, Any]:
     ratio = round(batch["events_per_s"] / physical["rows_per_s"], 3)
     errors = sum(phase["errors"] for phase in (batch, single, single_paced, serial, healthz))
@@ -225,9 +226,12 @@ def _report(
         "setup": {
             "customers": CUSTOMERS,
             "rules": rules,
-            "decisions_recorded": decisions[0],
-            "events_stored": decisions[1],
-            "decisions_per_event": round(decisions[0] / decisions[1], 3) if decisions[1] else 0,
+            "decisions_recorded": decisions["decisions"],
+            "decisions_by_outcome": decisions["by_outcome"],
+            "events_stored": decisions["events"],
+            "decisions_per_event": (
+                round(decisions["decisions"] / decisions["events"], 3) if decisions["events"] else 0
+            ),
             "targets_stated_for": "sqlite",
             "server": "uvicorn (uvloop, httptools), 1 process, no outbox worker, no scheduler",
             "client": "httpx2.AsyncClient in the benchmark process, on the same machine",

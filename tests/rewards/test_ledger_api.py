@@ -363,3 +363,25 @@ def test_200_concurrent_one_point_redemptions_of_100_points_over_http(
         assert statuses == Counter({201: 100, 409: 100})
         assert len(spends) == 100
     assert balances[0]["available"] == 0
+
+
+def test_each_customer_sees_their_own_next_expiry(
+    client: TestClient, admin: dict[str, str], make_customer: Make, runtime: Runtime
+) -> None:
+    """Another customer's earlier expiry never leaks into this customer's balance."""
+    grant(
+        runtime,
+        customer(make_customer, runtime, "globex"),
+        10,
+        ref="g",
+        expires_in=timedelta(days=3),
+    )
+    acme = customer(make_customer, runtime, "acme")
+    grant(runtime, acme, 70, ref="a", expires_in=timedelta(days=20))
+    grant(runtime, acme, 5, ref="b", expires_in=timedelta(days=20))
+
+    [points] = client.get("/v1/customers/acme/balances", headers=admin).json()["balances"]
+
+    assert points["next_expiry"]["amount"] == 75
+    assert points["next_expiry"]["at"].startswith((START + timedelta(days=20)).date().isoformat())
+    assert points["expiring_soon"] == 75
