@@ -1,9 +1,10 @@
 """The rule set of `loyalty bench ingest --rules N`: N active rules, made and published through
 the rule service, spread over the bench's event types, with varied conditions over event
-properties and customer traits. One rule in ten is broad (adoption: a couple of features on paid
-plans) and matches about a sixth of its trigger's events, granting points per unit of a property,
-some capped per customer and week or month; the rest are narrow and match about 0.2% each. With
-100 rules about 0.5 decisions per event are recorded (the report gives the counts by outcome)."""
+properties and customer traits. Every 25th rule is broad (adoption: some features used for a
+while on a paid plan) and matches about a quarter of its trigger's events, granting a point per
+10 s of use, half of them capped per customer and week or month; the others are narrow and match
+about 0.2% of their trigger's events each. With 100 rules (four broad, one per event type) about
+0.3 decisions per event are recorded; the report gives the counts by outcome."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from loyalty_engine.rules.schemas import RuleCreate
 from loyalty_engine.rules.service import create_rule
 from loyalty_engine.rules.validation import rule_validator
 
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 PAID_PLANS = list(PLANS[1:])
-BROAD_EVERY = 10  # one rule in ten matches often
+BROAD_EVERY = 25  # one rule in 25 matches often (with 100 rules, one per event type)
 
 
 def rule_bodies(count: int) -> list[dict[str, Any]]:
@@ -34,8 +36,9 @@ def rule_bodies(count: int) -> list[dict[str, Any]]:
 
 
 def _broad(n: int) -> dict[str, Any]:
-    """Adoption: two features used for a while on a paid plan earn a point per 10 s (at most 20)."""
-    features = [FEATURES[n % len(FEATURES)], FEATURES[(n + 3) % len(FEATURES)]]
+    """Adoption: half the features, used for 10 s or more on a paid plan by a team of some size,
+    earn a point per 10 s (at most 20)."""
+    features = [FEATURES[(n // BROAD_EVERY + k) % len(FEATURES)] for k in (0, 2, 4, 6)]
     condition = {
         "and": [
             {"in": [{"var": "event.properties.feature"}, features]},
@@ -47,9 +50,9 @@ def _broad(n: int) -> dict[str, Any]:
     points = {"per": 10_000, "of": "event.properties.duration_ms", "max": 20}
     trigger = EVENT_TYPES[(n // BROAD_EVERY) % len(EVENT_TYPES)]
     body = _body(n, trigger, condition, points, name=f"bench adoption {n}")
-    if n % 30 == 10:
+    if n % (4 * BROAD_EVERY) == BROAD_EVERY:
         body["limits"] = {"per_customer": [{"count": 2, "window": {"calendar": "week"}}]}
-    elif n % 30 == 20:
+    elif n % (4 * BROAD_EVERY) == 3 * BROAD_EVERY:
         body["limits"] = {
             "per_customer": [{"amount": 60, "unit": "points", "window": {"calendar": "month"}}]
         }
@@ -117,9 +120,9 @@ def decisions_recorded(database_url: str) -> dict[str, Any]:
     engine = make_engine(database_url)
     try:
         with session_scope(engine, write=False) as session:
-            outcomes = session.execute(
-                select(Decision.outcome, func.count()).group_by(Decision.outcome)  # type: ignore[arg-type]
-            ).all()
+            outcome = DECISIONS.c.outcome
+            stmt = select(outcome, func.count()).group_by(outcome)
+            outcomes = session.execute(stmt).all()
             events = session.execute(select(func.count()).select_from(Event)).scalar_one()
     finally:
         engine.dispose()

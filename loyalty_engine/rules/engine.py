@@ -190,14 +190,17 @@ class RulesEngine:
         ids = sorted({e.customer_id for e in relevant})
         customers = self.customer_facts(session, ids, ctx.now)
         follow_ups: list[tuple[str, str, dict[str, Any], str]] = []
+        results: list[dict[str, Any]] = []
         for event in relevant:
             facts = event_facts(event, customers[event.customer_id], ctx.now)
             for rule in book.for_event(event.type):
                 if not matches(rule, event, facts):  # the hot loop: most rules pass most events
                     continue
-                self.decide(session, rule, event, facts, ctx, follow_ups)
+                self.decide(session, rule, event, facts, ctx, follow_ups, results)
                 if rule.stop_after_match:
                     break
+        if results:  # what the actions did, for every decision of the batch in one statement
+            session.execute(SAVE_RESULTS, results)
         if follow_ups and self.emit is not None:
             self.emit(session, follow_ups, ctx.depth + 1)
 
@@ -220,8 +223,10 @@ class RulesEngine:
         facts: dict[str, Any],
         ctx: ReactContext,
         follow_ups: list[tuple[str, str, dict[str, Any], str]],
+        results: list[dict[str, Any]],
     ) -> None:
-        """Record (once) and carry out the decision of a rule that `matches` the event."""
+        """Record (once) and carry out the decision of a rule that `matches` the event; what its
+        actions did joins `results`, saved by the caller (`react`) for the whole batch at once."""
         explained = evaluate(rule.node, facts)  # the slow path with a trace, for matches only
         grants = [g for g in (a.preview(facts) for a in rule.actions) if g is not None]
         main = grants[0] if grants else None
@@ -231,8 +236,8 @@ class RulesEngine:
         )
         if outcome is not Outcome.APPLIED:
             return
-        results = self.carry_out(session, rule, event, facts, decision_id, ctx, follow_ups)
-        session.execute(SAVE_RESULTS, {"b_id": decision_id, "b_results": results})
+        done = self.carry_out(session, rule, event, facts, decision_id, ctx, follow_ups)
+        results.append({"b_id": decision_id, "b_results": done})
 
     def carry_out(
         self,
@@ -313,15 +318,47 @@ def within_limits(
     return Outcome.APPLIED, ""
 
 
+# FOR NO KEY UPDATE, not FOR UPDATE: the event row inserted just before holds a key-share lock
+# on this customer (its foreign key), and two such transactions asking for FOR UPDATE would
+# deadlock. Built once (hot path).
+LOCK_CUSTOMER = (
+    select(CUSTOMERS.c.id)
+    .where(CUSTOMERS.c.id == bindparam("b_customer"))
+    .with_for_update(key_share=True)
+)
+
+
 def lock_customer(session: Session, customer_id: int) -> None:
-    # Concurrent events of one customer serialize here (SQLite's writer lock already does).
-    # FOR NO KEY UPDATE, not FOR UPDATE: the event row inserted just before holds a key-share
-    # lock on this customer (its foreign key), and two such transactions asking for FOR UPDATE
-    # would deadlock.
-    stmt = (
-        select(CUSTOMERS.c.id).where(CUSTOMERS.c.id == customer_id).with_for_update(key_share=True)
+    # Concurrent events of one customer serialize here. SQLite has no row locks (its dialect
+    # drops FOR UPDATE, leaving a read that changes nothing): its writer lock already does.
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(LOCK_CUSTOMER, {"b_customer": customer_id})
+
+
+# What a rule already applied to a customer (built once; hot path), ever or within a window
+# of event time, counted or summed.
+_APPLIED = (
+    DECISIONS.c.rule_id == bindparam("b_rule"),
+    DECISIONS.c.customer_id == bindparam("b_customer"),
+    DECISIONS.c.outcome == Outcome.APPLIED,
+)
+_IN_WINDOW = DECISIONS.c.event_id.in_(
+    select(EVENTS.c.id).where(
+        EVENTS.c.customer_id == bindparam("b_customer"),
+        EVENTS.c.occurred_at >= bindparam("b_start"),
+        EVENTS.c.occurred_at < bindparam("b_end"),
     )
-    session.execute(stmt)
+)
+_SUMMED = func.coalesce(func.sum(DECISIONS.c.grant_amount), 0)
+_OF_UNIT = DECISIONS.c.grant_unit == bindparam("b_unit")
+COUNT_APPLIED = {
+    False: select(func.count()).where(*_APPLIED),
+    True: select(func.count()).where(*_APPLIED, _IN_WINDOW),
+}
+SUM_APPLIED = {
+    False: select(_SUMMED).where(*_APPLIED, _OF_UNIT),
+    True: select(_SUMMED).where(*_APPLIED, _OF_UNIT, _IN_WINDOW),
+}
 
 
 def _over_customer_limit(
@@ -334,37 +371,19 @@ def _over_customer_limit(
 ) -> str:
     # Windows are in event time: a January event ingested in March counts in January.
     bounds = _window(limit, event.occurred_at)
-    base = (
-        DECISIONS.c.rule_id == rule.rule_id,
-        DECISIONS.c.customer_id == event.customer_id,
-        DECISIONS.c.outcome == Outcome.APPLIED,
-    )
-    window = (
-        (
-            DECISIONS.c.event_id.in_(
-                select(EVENTS.c.id).where(
-                    EVENTS.c.customer_id == event.customer_id,
-                    EVENTS.c.occurred_at >= bounds[0],
-                    EVENTS.c.occurred_at < bounds[1],
-                )
-            ),
-        )
-        if bounds is not None
-        else ()
-    )
+    params: dict[str, Any] = {"b_rule": rule.rule_id, "b_customer": event.customer_id}
+    if bounds is not None:
+        params.update(b_start=bounds[0], b_end=bounds[1])
+    windowed = bounds is not None
     if limit.count is not None:
-        used = session.execute(select(func.count()).where(*base, *window)).scalar_one()
+        used = session.execute(COUNT_APPLIED[windowed], params).scalar_one()
         if used >= limit.count:
             return f"limit of {limit.count} per customer {_describe(limit)} reached"
         return ""
     assert limit.amount is not None
     if grant is None or grant.unit != limit.unit:
         return ""
-    used = session.execute(
-        select(func.coalesce(func.sum(DECISIONS.c.grant_amount), 0)).where(
-            *base, DECISIONS.c.grant_unit == limit.unit, *window
-        )
-    ).scalar_one()
+    used = session.execute(SUM_APPLIED[windowed], {**params, "b_unit": limit.unit}).scalar_one()
     if used + grant.amount > limit.amount:
         return f"limit of {limit.amount} {limit.unit} per customer {_describe(limit)} reached"
     return ""

@@ -1,7 +1,10 @@
 """The `webhook` outbox kind: POST the payload's body, signed, to its URL after commit.
 
-2xx is delivered; 408, 425, 429 and 5xx (and timeouts, refused connections) are retried with the
-outbox's backoff (honouring Retry-After); any other answer dead-letters the message, where
+Headers: `Content-Type: application/json`, `Loyalty-Delivery` (the message's idempotency key,
+the same on every attempt: receivers apply it once), `Loyalty-Timestamp` (unix seconds),
+`Loyalty-Signature` (see `signing`) and `Loyalty-Attempt`. 2xx is delivered; 408, 425, 429 and
+5xx (and timeouts, refused connections) are retried with the outbox's backoff (honouring
+Retry-After); any other answer, redirects included, dead-letters the message, where
 `POST /v1/outbox/{id}/retry` can send it again.
 """
 
@@ -20,7 +23,7 @@ from loyalty_engine.outbox.delivery import (
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
-from loyalty_engine.webhooks.signing import SIGNATURE_HEADER, signature
+from loyalty_engine.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
 WEBHOOK = "webhook"
 TIMEOUT_SECONDS = 10.0
@@ -51,6 +54,7 @@ def register_webhook_delivery(
             "User-Agent": "loyalty-engine-webhooks",
             "Loyalty-Delivery": d.idempotency_key,
             "Loyalty-Attempt": str(d.attempt),
+            TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: signature(secret(), timestamp, body),
         }
         try:

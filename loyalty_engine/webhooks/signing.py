@@ -1,6 +1,7 @@
 """Webhook signatures (pure): HMAC-SHA256 over `<timestamp>.<body>`, in the header
-`Loyalty-Signature: t=<unix seconds>,v1=<hex digest>`. Receivers recompute it with the shared
-secret and refuse old timestamps (replays)."""
+`Loyalty-Signature: t=<unix seconds>,v1=<hex digest>` (the timestamp also alone in
+`Loyalty-Timestamp`). Receivers recompute it with the shared secret and refuse old timestamps
+(replays)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import hmac
 
 SIGNATURE_HEADER = "Loyalty-Signature"
+TIMESTAMP_HEADER = "Loyalty-Timestamp"
 DEFAULT_TOLERANCE_SECONDS = 300
 
 

@@ -15,12 +15,25 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from loyalty_engine.app import create_app
+from loyalty_engine.auth import service as auth
+from loyalty_engine.auth.models import Role
+from loyalty_engine.billing.memory import InMemoryBillingGateway
 from loyalty_engine.clock import FrozenClock
+from loyalty_engine.config import Settings
 from loyalty_engine.db import session_scope
+from loyalty_engine.messaging.memory import InMemoryMailer
 from loyalty_engine.outbox.models import OutboxMessage
 from loyalty_engine.outbox.worker import OutboxWorker
 from loyalty_engine.runtime import Runtime
-from loyalty_engine.webhooks.signing import SIGNATURE_HEADER, derived_secret, signature, verify
+from loyalty_engine.webhooks import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    derived_secret,
+    signature,
+    verify,
+)
+from tests import pg
 from tests.conftest import START
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -49,7 +62,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/loyalty"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> Receiver:
         self.thread.start()
@@ -67,13 +82,14 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-def rule(url: str, key: str = "tell-crm") -> dict[str, Any]:
+def rule(url: str, key: str = "tell-crm", *more: dict[str, Any]) -> dict[str, Any]:
+    notify = {"type": "notify_webhook", "params": {"url": url, "event": "invoice.big"}}
     return {
         "key": key,
         "name": "Tell the CRM about big invoices",
         "triggers": ["invoice_paid"],
         "condition": {">=": [{"var": "event.properties.amount_minor"}, 10_000]},
-        "actions": [{"type": "notify_webhook", "params": {"url": url, "event": "invoice.big"}}],
+        "actions": [notify, *more],
         "activate": True,
     }
 
@@ -92,6 +108,12 @@ def pay(client: TestClient, admin: dict[str, str], key: str, amount: int = 50_00
 def statuses(runtime: Runtime) -> list[str]:
     with session_scope(runtime.engine, write=False) as session:
         return list(session.execute(select(OUTBOX.c.status).order_by(OUTBOX.c.id)).scalars())
+
+
+def queued_keys(runtime: Runtime) -> list[str]:
+    with session_scope(runtime.engine, write=False) as session:
+        stmt = select(OUTBOX.c.idempotency_key).order_by(OUTBOX.c.id)
+        return list(session.execute(stmt).scalars())
 
 
 def test_a_matching_event_queues_a_signed_post_that_the_worker_delivers(
@@ -114,12 +136,19 @@ def test_a_matching_event_queues_a_signed_post_that_the_worker_delivers(
     assert statuses(runtime) == ["delivered"]
     [(headers, body)] = receiver.received
     sent = orjson.loads(body)
+    [decision] = client.get("/v1/customers/acme/decisions", headers=admin).json()["data"]
     assert sent["type"] == "invoice.big"
     assert sent["data"]["customer_id"] == "acme"
+    assert sent["data"]["rule"] == {"key": "tell-crm", "version": 1}
+    assert sent["data"]["decision_id"] == decision["id"]
     assert sent["data"]["event"]["properties"] == {"amount_minor": 50_000}
+    assert sent["id"] == f"webhook:decision:{decision['id']}:action:0"
     assert headers["Loyalty-Delivery"] == sent["id"]
+    assert headers["Content-Type"] == "application/json"
     secret = derived_secret(runtime.secret_key)
     now = int(runtime.clock.now().timestamp())
+    assert headers[TIMESTAMP_HEADER] == str(now)
+    assert headers[SIGNATURE_HEADER].startswith(f"t={now},v1=")
     assert verify(secret, headers[SIGNATURE_HEADER], body, now=now)
     assert not verify(secret, headers[SIGNATURE_HEADER], body + b" ", now=now)
     assert not verify("another secret", headers[SIGNATURE_HEADER], body, now=now)
@@ -136,7 +165,7 @@ def test_a_server_error_is_retried_and_a_refusal_is_dead_lettered(
 ) -> None:
     make_customer("acme")
     client.post("/v1/rules", json=rule(receiver.url), headers=admin)
-    receiver.statuses = [503, 200]
+    receiver.statuses = [500, 200]
     pay(client, admin, "inv-1")
     worker = OutboxWorker(runtime)
 
@@ -155,19 +184,107 @@ def test_a_server_error_is_retried_and_a_refusal_is_dead_lettered(
     assert statuses(runtime) == ["delivered", "dead"]
 
 
-def test_urls_must_be_https_unless_on_loopback(client: TestClient, admin: dict[str, str]) -> None:
-    refused = client.post("/v1/rules", json=rule("http://crm.example/hook"), headers=admin)
-    assert refused.status_code == 422
+@pytest.mark.parametrize(
+    ("params", "path", "says"),
+    [
+        ({"url": "http://crm.example/hook"}, "$.actions[0].params.url", "https"),
+        ({"url": "ftp://crm.example/hook"}, "$.actions[0].params.url", "URL scheme"),
+        ({"url": "crm"}, "$.actions[0].params.url", "URL"),
+        ({"url": "https://bot:pw@crm.example/hook"}, "$.actions[0].params.url", "credentials"),
+        ({"url": "https://crm.example/hook", "event": "Big!"}, "$.actions[0].params.event", ""),
+        ({"url": "https://crm.example/hook", "colour": "red"}, "$.actions[0].params.colour", ""),
+        ({}, "$.actions[0].params.url", "required"),
+    ],
+)
+def test_bad_parameters_are_refused_at_save_with_their_path(
+    client: TestClient, admin: dict[str, str], params: dict[str, Any], path: str, says: str
+) -> None:
+    body = {
+        **rule("https://unused.example"),
+        "actions": [{"type": "notify_webhook", "params": params}],
+    }
+    refused = client.post("/v1/rules", json=body, headers=admin)
+    assert refused.status_code == 422, refused.text
     [problem] = refused.json()["error"]["details"]
-    assert problem["path"] == "$.actions[0].params.url"
-    assert "https" in problem["message"]
-    not_a_url = client.post("/v1/rules", json=rule("crm"), headers=admin)
-    assert not_a_url.status_code == 422
-    fine = client.post("/v1/rules", json=rule("https://crm.example/hook", "ok"), headers=admin)
-    assert fine.status_code == 201
+    assert problem["path"] == path
+    assert says in problem["message"]
+    assert client.get("/v1/rules", headers=admin).json() == []  # nothing saved
 
 
-def test_a_configured_secret_signs_instead_of_the_derived_one() -> None:
+def test_https_and_loopback_urls_are_accepted(client: TestClient, admin: dict[str, str]) -> None:
+    for n, url in enumerate(("https://crm.example/hook", "http://localhost:9/x", "http://[::1]/x")):
+        saved = client.post("/v1/rules", json=rule(url, f"ok-{n}"), headers=admin)
+        assert saved.status_code == 201, saved.text
+
+
+def test_each_notify_action_of_a_decision_sends_its_own_message(
+    client: TestClient,
+    admin: dict[str, str],
+    make_customer: Any,
+    runtime: Runtime,
+    receiver: Receiver,
+) -> None:
+    """Keys are the decision and the action's place: a second action to the same URL is another
+    message; an identical copy of an action is the same message; a replayed event queues none."""
+    make_customer("acme")
+    audit = {"type": "notify_webhook", "params": {"url": receiver.url, "event": "audit.big"}}
+    same = rule(receiver.url)["actions"][0]
+    body = rule(receiver.url, "tell-crm", audit, same)
+    assert client.post("/v1/rules", json=body, headers=admin).status_code == 201
+    pay(client, admin, "inv-1")
+    pay(client, admin, "inv-1")  # the same event again: a duplicate, no new decision
+
+    [decision] = client.get("/v1/customers/acme/decisions", headers=admin).json()["data"]
+    prefix = f"webhook:decision:{decision['id']}:action:"
+    assert queued_keys(runtime) == [prefix + "0", prefix + "1"]
+    assert [r.get("queued") for r in decision["results"]] == [True, True, False]
+    assert OutboxWorker(runtime).run_once().delivered == 2
+    types = sorted(orjson.loads(body)["type"] for _, body in receiver.received)
+    assert types == ["audit.big", "invoice.big"]
+
+
+def test_an_unreachable_receiver_is_retried(
+    client: TestClient, admin: dict[str, str], make_customer: Any, runtime: Runtime
+) -> None:
+    make_customer("acme")
+    closed = f"http://127.0.0.1:{pg.free_port()}/hook"  # nothing listens there
+    client.post("/v1/rules", json=rule(closed), headers=admin)
+    pay(client, admin, "inv-1")
+
+    assert OutboxWorker(runtime).run_once().retried == 1
+    assert statuses(runtime) == ["pending"]
+
+
+def test_a_configured_secret_signs_the_deliveries(
+    db_url: str, clock: FrozenClock, receiver: Receiver
+) -> None:
+    settings = Settings(database_url=db_url, webhook_secret="shared-with-the-receiver")
+    app = create_app(
+        settings, clock=clock, billing=InMemoryBillingGateway(), mailer=InMemoryMailer()
+    )
+    try:
+        with TestClient(app) as client:
+            runtime: Runtime = app.state.runtime
+            admin = _admin_headers(runtime)
+            client.put("/v1/customers/acme", json={}, headers=admin)
+            client.post("/v1/rules", json=rule(receiver.url), headers=admin)
+            pay(client, admin, "inv-1")
+            assert OutboxWorker(runtime).run_once().delivered == 1
+    finally:
+        app.state.runtime.engine.dispose()
+    [(headers, body)] = receiver.received
+    now = int(clock.now().timestamp())
+    assert verify("shared-with-the-receiver", headers[SIGNATURE_HEADER], body, now=now)
+    assert not verify(derived_secret(runtime.secret_key), headers[SIGNATURE_HEADER], body, now=now)
+
+
+def _admin_headers(runtime: Runtime) -> dict[str, str]:
+    with session_scope(runtime.engine, write=True) as session:
+        _, key = auth.create_api_key(session, name="t", role=Role.ADMIN, now=runtime.clock.now())
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_signatures_verify_only_with_their_secret_and_header() -> None:
     body = b'{"id":"x"}'
     header = signature("shared-with-receiver", 1_700_000_000, body)
     assert header.startswith("t=1700000000,v1=")
