@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -35,8 +34,8 @@ from loyalty_engine.customers.traits import TraitReactor
 from loyalty_engine.db import make_engine, session_scope
 from loyalty_engine.errors import LoyaltyError, json_path
 from loyalty_engine.events import routes as event_routes
-from loyalty_engine.events.schemas import EventBatchIn, EventIn
-from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.events.schemas import EventBatchIn
+from loyalty_engine.events.service import InternalEvent, ingest_internal
 from loyalty_engine.limits import BodySizeLimit
 from loyalty_engine.messaging.delivery import register_email_delivery
 from loyalty_engine.messaging.mailer import Mailer
@@ -105,7 +104,7 @@ def build_runtime(
     runtime.rules = RulesEngine(
         RuleCatalog(runtime.actions),
         facts=[segments.segment_facts, tiers.facts, balance_facts, milestone_facts],
-        emit=_emitter(runtime),
+        emit=_emitter(runtime, "rules"),
         declared_kinds=DeclaredTraits().kinds,
     )
     # Every event type: the rules decide what concerns them; then tiers measure what was earned.
@@ -114,7 +113,7 @@ def build_runtime(
     runtime.reactors.register(MilestoneReactor(MilestoneCatalog(), runtime.rules.customer_facts))
     runtime.reactors.register(runtime.rules)
     runtime.reactors.register(MilestoneAnnouncer(publisher(runtime)))
-    runtime.reactors.register(TierReactor(tiers, emit=_emitter(runtime)))
+    runtime.reactors.register(TierReactor(tiers, emit=_emitter(runtime, "tiers")))
     register_billing_deliveries(runtime.deliveries, billing)
     register_email_delivery(runtime.deliveries, mailer)
     register_webhook_actions(runtime.actions)
@@ -126,30 +125,19 @@ def build_runtime(
     return runtime
 
 
-def _emitter(runtime: Runtime) -> Emitter:
-    """Follow-up events from rule actions go through ingest too (the one door), one level deeper."""
+def _emitter(runtime: Runtime, source: str) -> Emitter:
+    """Follow-ups (of rule actions, tier changes) go through ingest too, one level deeper."""
 
     def emit(
         session: Session, events: list[tuple[str, str, dict[str, Any], str]], depth: int
     ) -> None:
-        now = runtime.clock.now()
-        batch = [
-            (
-                i,
-                EventIn(
-                    type=kind,
-                    customer_id=customer,
-                    occurred_at=now,
-                    properties=properties,
-                    idempotency_key=key,
-                    source="rules",
-                ),
-            )
-            for i, (kind, customer, properties, key) in enumerate(events)
-        ]
-        limits = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
-        ingest(
-            session, events=batch, reactors=runtime.reactors, limits=limits, now=now, depth=depth
+        ingest_internal(
+            session,
+            events=[InternalEvent(*event) for event in events],
+            source=source,
+            reactors=runtime.reactors,
+            now=runtime.clock.now(),
+            depth=depth,
         )
 
     return emit

@@ -131,24 +131,23 @@ def _reverse(ctx: ActionContext, params: ReverseGrants, _: Grant | None) -> dict
             now=ctx.now,
             policy=params.policy,
         )
+    units: dict[int, str] = dict(
+        ctx.session.execute(
+            select(ACCOUNTS.c.id, ACCOUNTS.c.unit).where(
+                ACCOUNTS.c.id.in_({e.account_id for e in entries})
+            )
+        ).all()
+    )
     taken: dict[str, int] = {}
-    unrecovered = 0
     for entry in entries:
-        unit = _unit_of(ctx, entry.account_id)
+        unit = units[entry.account_id]
         taken[unit] = taken.get(unit, 0) - entry.amount - entry.pending_amount
-        unrecovered += entry.unrecovered
     return {
         "reversed": len(entries),
         "of_event": original,
         "taken": taken,
-        "unrecovered": unrecovered,
+        "unrecovered": sum(e.unrecovered for e in entries),
     }
-
-
-def _unit_of(ctx: ActionContext, account_id: int) -> str:
-    return str(
-        ctx.session.execute(select(ACCOUNTS.c.unit).where(ACCOUNTS.c.id == account_id)).scalar_one()
-    )
 
 
 def register_reward_actions(registry: ActionRegistry) -> None:

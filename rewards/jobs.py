@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from loyalty_engine.db import session_scope
 from loyalty_engine.events.models import Event
 from loyalty_engine.events.reactors import ReactorRegistry
-from loyalty_engine.events.schemas import EventIn
-from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.events.service import InternalEvent, ingest_internal
 from loyalty_engine.runtime import current
 from loyalty_engine.scheduler import JobSpec
 from rewards import service
@@ -96,27 +95,20 @@ def announce_expiring_lots(
         return 0, None
     fresh = _not_announced(session, lots)
     events = [
-        (
-            i,
-            EventIn(
-                type=EXPIRING_EVENT,
-                customer_id=lot.customer,
-                occurred_at=now,
-                idempotency_key=lot.key,
-                source=EVENT_SOURCE,
-                properties={
-                    "unit": lot.unit,
-                    "amount": lot.remaining,
-                    "expires_at": lot.expires_at.isoformat(),
-                    "lot_id": lot.lot_id,
-                },
-            ),
+        InternalEvent(
+            EXPIRING_EVENT,
+            lot.customer,
+            {
+                "unit": lot.unit,
+                "amount": lot.remaining,
+                "expires_at": lot.expires_at.isoformat(),
+                "lot_id": lot.lot_id,
+            },
+            lot.key,
         )
-        for i, lot in enumerate(fresh)
+        for lot in fresh
     ]
-    if events:
-        limits = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
-        ingest(session, events=events, reactors=reactors, limits=limits, now=now)
+    ingest_internal(session, events=events, source=EVENT_SOURCE, reactors=reactors, now=now)
     return len(fresh), lots[-1].lot_id if len(lots) == NOTICE_BATCH else None
 
 

@@ -9,6 +9,7 @@ otherwise, whatever the rule's condition says, and records why. The facts it rea
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -68,13 +69,17 @@ def _customer(ctx: ActionContext) -> Customer:
     return ctx.session.execute(stmt).scalar_one()
 
 
-def set_trait(ctx: ActionContext, params: SetTrait, _: Grant | None) -> dict[str, Any]:
-    customer = _customer(ctx)
+def set_customer_trait(customer: Customer, params: SetTrait, now: datetime) -> None:
+    """Set one trait as a PUT would (validated the same way), stamped with `now`."""
     change = CustomerUpsert.model_validate(params.change()).model_dump(exclude_unset=True)
     keys = trait_stamp_keys(change)
     apply_changes(customer, dict(change))
-    customer.trait_times = {**customer.trait_times, **dict.fromkeys(keys, stamp(ctx.now))}
-    customer.updated_at = ctx.now
+    customer.trait_times = {**customer.trait_times, **dict.fromkeys(keys, stamp(now))}
+    customer.updated_at = now
+
+
+def set_trait(ctx: ActionContext, params: SetTrait, _: Grant | None) -> dict[str, Any]:
+    set_customer_trait(_customer(ctx), params, ctx.now)
     ctx.session.flush()
     return {"trait": params.trait, "value": params.value}
 

@@ -47,6 +47,52 @@ class Result:
         }
 
 
+# Events the engine makes itself (rule follow-ups, sweeps, announcements): built by code, so
+# their properties may be larger than a client's, and never dated after `now`.
+INTERNAL_LIMITS = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
+
+
+@dataclass(frozen=True, slots=True)
+class InternalEvent:
+    type: str
+    customer_id: str  # the customer's external id, as clients name it
+    properties: dict[str, Any]
+    idempotency_key: str
+    occurred_at: datetime | None = None  # default: now
+
+
+def ingest_internal(
+    session: Session,
+    *,
+    events: Sequence[InternalEvent],
+    source: str,
+    reactors: ReactorRegistry,
+    now: datetime,
+    depth: int = 0,
+) -> list[Result]:
+    """Ingest events the engine makes, through the same door as everyone's (so reactors and
+    idempotency apply), `depth` levels below the events from outside."""
+    batch = [
+        (
+            index,
+            EventIn(
+                type=event.type,
+                customer_id=event.customer_id,
+                occurred_at=event.occurred_at or now,
+                properties=event.properties,
+                idempotency_key=event.idempotency_key,
+                source=source,
+            ),
+        )
+        for index, event in enumerate(events)
+    ]
+    if not batch:
+        return []
+    return ingest(
+        session, events=batch, reactors=reactors, limits=INTERNAL_LIMITS, now=now, depth=depth
+    )
+
+
 def rejected(index: int, code: str, message: str, path: str, key: str | None = None) -> Result:
     return Result(
         index, Outcome.REJECTED, key, error={"code": code, "message": message, "path": path}

@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from loyalty_engine.events.reactors import PropertyProblem, ReactContext, StoredEvent
-from loyalty_engine.events.schemas import EventIn
-from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.events.service import InternalEvent, ingest_internal
 from loyalty_engine.milestones.models import AchievedBy
 from loyalty_engine.rules.engine import MAX_EMIT_DEPTH
 from loyalty_engine.runtime import Runtime
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 MILESTONE_ACHIEVED = "milestone_achieved"
 SOURCE = "milestones"
 _PENDING = "milestones.pending"  # session.info: event id -> achievements to announce after it
-_LIMITS = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,22 +53,23 @@ def announce_after(session: Session, event_id: int, achieved: Achieved) -> None:
 def publisher(runtime: Runtime) -> Publish:
     def publish(session: Session, achieved: Sequence[Achieved], depth: int) -> None:
         now = runtime.clock.now()
-        batch = [
-            (
-                index,
-                EventIn(
-                    type=MILESTONE_ACHIEVED,
-                    customer_id=a.customer_external_id,
-                    occurred_at=min(a.achieved_at, now),
-                    properties={"milestone": a.milestone, "achieved_by": a.achieved_by.value},
-                    idempotency_key=a.idempotency_key,
-                    source=SOURCE,
-                ),
+        events = [
+            InternalEvent(
+                MILESTONE_ACHIEVED,
+                a.customer_external_id,
+                {"milestone": a.milestone, "achieved_by": a.achieved_by.value},
+                a.idempotency_key,
+                occurred_at=min(a.achieved_at, now),
             )
-            for index, a in enumerate(achieved)
+            for a in achieved
         ]
-        ingest(
-            session, events=batch, reactors=runtime.reactors, limits=_LIMITS, now=now, depth=depth
+        ingest_internal(
+            session,
+            events=events,
+            source=SOURCE,
+            reactors=runtime.reactors,
+            now=now,
+            depth=depth,
         )
 
     return publish

@@ -11,15 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_engine import audit
-from loyalty_engine.customers.actions import SetTrait
+from loyalty_engine.customers.actions import SetTrait, set_customer_trait
 from loyalty_engine.customers.models import Customer
-from loyalty_engine.customers.schemas import CustomerUpsert
-from loyalty_engine.customers.service import apply_changes, stamp, trait_stamp_keys
 from loyalty_engine.errors import ValidationFailed, problem
 from loyalty_engine.outbox import service as outbox
 from loyalty_engine.outbox.models import OutboxMessage, OutboxStatus
 from loyalty_engine.rules.engine import RulesEngine, lock_customer
-from loyalty_engine.segments.models import Segment
 from loyalty_engine.webhooks.delivery import WEBHOOK
 from rewards import service as ledger
 from rewards.catalog.errors import (
@@ -38,11 +35,11 @@ from rewards.catalog.schemas import (
     RewardItemUpdate,
     checked_fulfilment,
 )
+from rewards.conditions import require_known_conditions
 from rewards.errors import IdempotencyKeyReused
 from rewards.ledger import ReversalPolicy
 from rewards.models import SourceKind
 from rewards.postings import LOTS
-from rewards.tiers.service import get_program as get_tier_program
 
 REDEMPTIONS = RewardRedemption.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -121,23 +118,12 @@ def _audit(
 
 
 def _require_known_conditions(session: Session, segment: str | None, tiers: list[str]) -> None:
-    problems = []
-    if segment is not None:
-        segments = Segment.__table__  # type: ignore[attr-defined]
-        found = session.execute(
-            select(segments.c.key).where(
-                segments.c.key == segment, segments.c.archived_at.is_(None)
-            )
-        ).first()
-        if found is None:
-            problems.append(problem("$.segment", f"no segment {segment!r}", "unknown"))
-    program = get_tier_program(session)
-    known = {t["key"] for t in program.tiers} if program is not None else set()
-    for i, tier in enumerate(tiers):
-        if tier not in known:
-            problems.append(problem(f"$.tiers[{i}]", f"no tier {tier!r}", "unknown"))
-    if problems:
-        raise ValidationFailed("the reward names unknown conditions", details=problems)
+    require_known_conditions(
+        session,
+        segments=[("$.segment", segment)],
+        tiers=[(f"$.tiers[{i}]", tier) for i, tier in enumerate(tiers)],
+        what="the reward",
+    )
 
 
 def offers(
@@ -318,15 +304,6 @@ def _fulfil(
         redemption.outbox_message_id = message_id
         redemption.status = RedemptionStatus.PENDING
         redemption.result = {"webhook": params["url"]}
-
-
-def set_customer_trait(customer: Customer, params: SetTrait, now: datetime) -> None:
-    """Set one trait as a PUT would (validated the same way), stamped with `now`."""
-    change = CustomerUpsert.model_validate(params.change()).model_dump(exclude_unset=True)
-    keys = trait_stamp_keys(change)
-    apply_changes(customer, dict(change))
-    customer.trait_times = {**customer.trait_times, **dict.fromkeys(keys, stamp(now))}
-    customer.updated_at = now
 
 
 def get_redemption(session: Session, *, redemption_id: int, lock: bool = False) -> RewardRedemption:

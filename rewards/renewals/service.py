@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 
 from loyalty_engine import audit
 from loyalty_engine.customers.models import Customer
-from loyalty_engine.errors import Conflict, ValidationFailed, problem
+from loyalty_engine.errors import Conflict
 from loyalty_engine.events.reactors import ReactorRegistry
-from loyalty_engine.events.schemas import EventIn
-from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.events.service import InternalEvent, ingest_internal
 from loyalty_engine.rules.engine import RulesEngine
-from loyalty_engine.segments.models import Segment
 from rewards import service as ledger
+from rewards.conditions import require_known_conditions
 from rewards.renewals.models import Combination, RenewalApplication, RenewalProgram
 from rewards.renewals.quotes import Candidate, candidates, combine
 from rewards.renewals.schemas import (
@@ -49,7 +48,12 @@ def put_program(
     session: Session, *, body: RenewalProgramFields, actor: str, now: datetime
 ) -> RenewalProgram:
     """Create or replace the policies; each must name a live segment and a tier that exists."""
-    _require_known_conditions(session, body)
+    require_known_conditions(
+        session,
+        segments=[(f"$.policies[{i}].segment", p.segment) for i, p in enumerate(body.policies)],
+        tiers=[(f"$.policies[{i}].tier", p.tier) for i, p in enumerate(body.policies)],
+        what="the renewal discount program",
+    )
     content = body.model_dump(mode="json")
     program = get_program(session)
     before: dict[str, Any] = {}
@@ -83,27 +87,6 @@ def program_content(program: RenewalProgram) -> dict[str, Any]:
         "include_tier_benefit": program.include_tier_benefit,
         "policies": program.policies,
     }
-
-
-def _require_known_conditions(session: Session, body: RenewalProgramFields) -> None:
-    segments = Segment.__table__  # type: ignore[attr-defined]
-    live = set(
-        session.execute(select(segments.c.key).where(segments.c.archived_at.is_(None))).scalars()
-    )
-    tier_program = get_tier_program(session)
-    tiers = {t["key"] for t in tier_program.tiers} if tier_program is not None else set()
-    problems = []
-    for i, policy in enumerate(body.policies):
-        if policy.segment is not None and policy.segment not in live:
-            problems.append(
-                problem(f"$.policies[{i}].segment", f"no segment {policy.segment!r}", "unknown")
-            )
-        if policy.tier is not None and policy.tier not in tiers:
-            problems.append(problem(f"$.policies[{i}].tier", f"no tier {policy.tier!r}", "unknown"))
-    if problems:
-        raise ValidationFailed(
-            "the renewal discount program names unknown conditions", details=problems
-        )
 
 
 def quote(
@@ -245,24 +228,13 @@ def announce_upcoming(
         .order_by(CUSTOMERS.c.id)
     ).all()
     events = [
-        (
-            i,
-            EventIn(
-                type=UPCOMING_EVENT,
-                customer_id=external_id,
-                occurred_at=now,
-                idempotency_key=f"renewal-upcoming:{external_id}:{renewal_on.isoformat()}",
-                source="renewals",
-                properties={
-                    "renewal_on": renewal_on.isoformat(),
-                    "days_left": (renewal_on - today).days,
-                },
-            ),
+        InternalEvent(
+            UPCOMING_EVENT,
+            external_id,
+            {"renewal_on": renewal_on.isoformat(), "days_left": (renewal_on - today).days},
+            f"renewal-upcoming:{external_id}:{renewal_on.isoformat()}",
         )
-        for i, (external_id, renewal_on) in enumerate(rows)
+        for external_id, renewal_on in rows
     ]
-    if not events:
-        return 0
-    limits = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
-    results = ingest(session, events=events, reactors=reactors, limits=limits, now=now)
+    results = ingest_internal(session, events=events, source="renewals", reactors=reactors, now=now)
     return sum(1 for r in results if r.status == "accepted")

@@ -4,13 +4,11 @@ whether or not the customer sends events."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from loyalty_engine.db import session_scope
-from loyalty_engine.events.schemas import EventIn
-from loyalty_engine.events.service import IngestLimits, ingest
+from loyalty_engine.events.service import InternalEvent, ingest_internal
 from loyalty_engine.runtime import current
 from loyalty_engine.scheduler import JobSpec
 from rewards.tiers.models import DowngradePolicy
@@ -41,27 +39,13 @@ def review_tiers() -> int:
                     )
                 ).all()
             )
-            events = []
-            for i, change in enumerate(changes):
-                kind, customer, properties, key = announcement(
-                    change, externals[change.customer_id]
-                )
-                events.append(
-                    (
-                        i,
-                        EventIn(
-                            type=kind,
-                            customer_id=customer,
-                            occurred_at=now,
-                            properties=properties,
-                            idempotency_key=key,
-                            source="tiers",
-                        ),
-                    )
-                )
-            limits = IngestLimits(future_tolerance=timedelta(0), max_properties_bytes=1 << 20)
-            ingest(
-                session, events=events, reactors=runtime.reactors, limits=limits, now=now, depth=1
+            ingest_internal(
+                session,
+                events=[InternalEvent(*announcement(c, externals[c.customer_id])) for c in changes],
+                source="tiers",
+                reactors=runtime.reactors,
+                now=now,
+                depth=1,
             )
         changed += len(changes)
     log.info("tiers: %d customers moved at review", changed)
