@@ -24,6 +24,7 @@ from loyalty_engine.auth import routes as auth_routes
 from loyalty_engine.auth.dependencies import authorize
 from loyalty_engine.auth.middleware import AuthenticationMiddleware
 from loyalty_engine.auth.service import ensure_instance_secret
+from loyalty_engine.billing import alerts as billing_alerts
 from loyalty_engine.billing.delivery import register_billing_deliveries
 from loyalty_engine.billing.gateway import BillingGateway
 from loyalty_engine.clock import Clock
@@ -64,6 +65,7 @@ from loyalty_engine.webhooks.actions import register_webhook_actions
 from loyalty_engine.webhooks.delivery import register_webhook_delivery
 from loyalty_engine.webhooks.signing import derived_secret
 from rewards import routes as ledger_routes
+from rewards import transfer_routes
 from rewards.actions import register_reward_actions
 from rewards.catalog import routes as catalog_routes
 from rewards.facts import balance_facts
@@ -75,10 +77,11 @@ from rewards.tiers import routes as tier_routes
 from rewards.tiers.jobs import TIER_JOBS
 from rewards.tiers.reactor import TierReactor
 from rewards.tiers.service import TierCatalog
+from rewards.transfer_jobs import TRANSFER_JOBS
 
 log = logging.getLogger(__name__)
 # The periodic jobs of a scheduler leader: the core's and each domain's.
-JOBS = [*CORE_JOBS, *REWARD_JOBS, *TIER_JOBS, *RENEWAL_JOBS]
+JOBS = [*CORE_JOBS, *REWARD_JOBS, *TIER_JOBS, *RENEWAL_JOBS, *TRANSFER_JOBS]
 
 
 def build_runtime(
@@ -90,7 +93,7 @@ def build_runtime(
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.db_pool_size,
     )
-    runtime = Runtime(settings=settings, engine=engine, clock=clock)
+    runtime = Runtime(settings=settings, engine=engine, clock=clock, billing=billing)
     runtime.reactors.register(TraitReactor(), TraitReactor.event_types)
     register_engine_actions(runtime.actions)
     register_customer_actions(
@@ -114,7 +117,13 @@ def build_runtime(
     runtime.reactors.register(runtime.rules)
     runtime.reactors.register(MilestoneAnnouncer(publisher(runtime)))
     runtime.reactors.register(TierReactor(tiers, emit=_emitter(runtime, "tiers")))
-    register_billing_deliveries(runtime.deliveries, billing)
+    register_billing_deliveries(
+        runtime.deliveries,
+        billing,
+        engine=engine,
+        now=clock.now,
+        pause_probe_seconds=settings.billing_pause_probe_seconds,
+    )
     register_email_delivery(runtime.deliveries, mailer)
     register_webhook_actions(runtime.actions)
     register_webhook_delivery(
@@ -186,7 +195,7 @@ def create_app(
     app.state.runtime = runtime
     routers = (auth_routes, customer_routes, event_routes, outbox_routes, rule_routes)
     domains = (segment_routes, milestone_routes, ledger_routes, tier_routes)
-    programs = (renewal_routes, catalog_routes, analytics_routes)
+    programs = (renewal_routes, catalog_routes, analytics_routes, transfer_routes)
     for module in (*routers, *domains, *programs):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
         app.include_router(module.router, dependencies=[Depends(authorize)])
@@ -239,8 +248,11 @@ def _add_probes(app: FastAPI, runtime: Runtime) -> None:
 
     @app.get("/readyz", tags=["probes"])
     def readyz() -> JSONResponse:
-        """Readiness: the database answers and its schema is current."""
+        """Readiness: the database answers and its schema is current. Open billing alerts (e.g.
+        Stripe refusing our key) are listed too; they do not make the instance unready, since
+        it still serves everything else."""
         checks: dict[str, Any] = {}
+        open_alerts: list[dict[str, str]] = []
         try:
             with runtime.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -250,11 +262,17 @@ def _add_probes(app: FastAPI, runtime: Runtime) -> None:
             checks["migrations"] = (
                 "ok" if current == head else f"at {current or 'none'}, expected {head}"
             )
+            if current == head:
+                with session_scope(runtime.engine, write=False) as session:
+                    open_alerts = [
+                        {"source": f"billing:{a.gateway}", "kind": a.kind, "message": a.message}
+                        for a in billing_alerts.open_alerts(session)
+                    ]
         except Exception as exc:  # readiness reports any failure instead of raising it
             checks["database"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values()) and len(checks) == 2
         return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
+            {"status": "ready" if ready else "not_ready", "checks": checks, "alerts": open_alerts},
             status_code=200 if ready else 503,
         )
 
@@ -329,14 +347,15 @@ def app_from_env() -> FastAPI:
     """The factory `loyalty serve` hands to uvicorn (also once per process with --workers)."""
     import os
 
-    from loyalty_engine.billing.memory import InMemoryBillingGateway
+    from loyalty_engine.billing.factory import gateway_from_settings
     from loyalty_engine.clock import SystemClock
     from loyalty_engine.messaging.memory import InMemoryMailer
 
+    settings = Settings()
     return create_app(
-        Settings(),
+        settings,
         clock=SystemClock(),
-        billing=InMemoryBillingGateway(),
+        billing=gateway_from_settings(settings),
         mailer=InMemoryMailer(),
         run_worker=os.environ.get("LOYALTY_SERVE_WORKER", "1") == "1",
         run_scheduler=os.environ.get("LOYALTY_SERVE_SCHEDULER", "1") == "1",

@@ -108,12 +108,15 @@ def _run_until_signal(target: object) -> None:
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
     from loyalty_engine.app import build_runtime, prepare
-    from loyalty_engine.billing.memory import InMemoryBillingGateway
+    from loyalty_engine.billing.factory import gateway_from_settings
     from loyalty_engine.clock import SystemClock
     from loyalty_engine.messaging.memory import InMemoryMailer
 
     runtime = build_runtime(
-        settings, clock=SystemClock(), billing=InMemoryBillingGateway(), mailer=InMemoryMailer()
+        settings,
+        clock=SystemClock(),
+        billing=gateway_from_settings(settings),
+        mailer=InMemoryMailer(),
     )
     prepare(runtime)
     return runtime

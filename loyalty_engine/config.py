@@ -48,6 +48,19 @@ class Settings(BaseSettings):
         default="main_features", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"
     )
 
+    # Stripe: set the secret key to apply credits and discounts in Stripe (LOYALTY_STRIPE_API_KEY);
+    # without it billing effects go to an in-memory gateway (demo) and billing systems use the
+    # renewal quote API. The base address is for a local emulator or stripe-mock.
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # Writes per second to Stripe from one process (Stripe allows 25/s in test mode, 100/s live).
+    stripe_max_writes_per_second: float = Field(default=25.0, gt=0, le=100)
+    # Move available currency credit onto the billing customer's balance; None: only with Stripe.
+    billing_apply_credits: bool | None = None
+    # While the billing system refuses our credentials, one message probes it this often.
+    billing_pause_probe_seconds: float = Field(default=60.0, gt=0)
+
     scheduler_misfire_grace_seconds: int = Field(default=300, ge=1)
     scheduler_leader_poll_seconds: float = Field(default=5.0, gt=0)
 

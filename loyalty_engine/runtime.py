@@ -14,6 +14,7 @@ from loyalty_engine.outbox.delivery import DeliveryRegistry
 from loyalty_engine.rules.actions import ActionRegistry
 
 if TYPE_CHECKING:
+    from loyalty_engine.billing.gateway import BillingGateway
     from loyalty_engine.rules.engine import RulesEngine
 
 
@@ -26,6 +27,7 @@ class Runtime:
     deliveries: DeliveryRegistry = field(default_factory=DeliveryRegistry)
     actions: ActionRegistry = field(default_factory=ActionRegistry)
     rules: RulesEngine | None = None  # wired by the shell (app.build_runtime)
+    billing: BillingGateway | None = None  # wired by the shell
     secret_key: str = ""
 
 

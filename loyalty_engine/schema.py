@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from loyalty_engine.audit.models import AuditEntry
 from loyalty_engine.auth.models import ApiKey, InstanceSecret
+from loyalty_engine.billing.models import BillingAlert, BillingTransfer
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.events.models import Event
 from loyalty_engine.leadership import SchedulerLeader
@@ -26,6 +27,8 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "BillingAlert",
+    "BillingTransfer",
     "ConfigGeneration",
     "CustomTraitDeclaration",
     "Customer",
