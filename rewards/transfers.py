@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import BigInteger, and_, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_engine.billing.delivery import APPLY_CREDIT, REVERSE_CREDIT
@@ -141,7 +141,10 @@ def _candidates(session: Session, customer_ids: Sequence[int] | None, limit: int
         else_=-TRANSFERS.c.amount,
     )
     net = (
-        select(TRANSFERS.c.account_id, func.sum(signed).label("transferred"))
+        select(
+            TRANSFERS.c.account_id,
+            cast(func.sum(signed), BigInteger).label("transferred"),  # not PostgreSQL's numeric
+        )
         .where(TRANSFERS.c.status != TransferStatus.RETURNED)
         .group_by(TRANSFERS.c.account_id)
         .subquery()
