@@ -27,3 +27,7 @@ class NothingToRetry(Conflict):
 
 class CreditAlreadyUsed(Conflict):
     code = "credit_already_used"
+
+
+class UpgradeInFlight(Conflict):
+    code = "upgrade_in_flight"

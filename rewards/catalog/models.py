@@ -16,6 +16,7 @@ class RewardKind(StrEnum):
     ACCOUNT_CREDIT = "account_credit"  # X minor units of credit in the ledger
     SET_TRAIT = "set_trait"  # e.g. early access: custom.early_access_reports = true
     WEBHOOK = "webhook"  # a custom reward your system fulfils when notified
+    PLAN_UPGRADE = "plan_upgrade"  # the better plan at the old price for N months (billing)
 
 
 class RedemptionStatus(StrEnum):

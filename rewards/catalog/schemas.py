@@ -43,10 +43,20 @@ class Webhook(_Strict):
         return https_unless_local(url)
 
 
+class PlanUpgrade(_Strict):
+    price_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
+        description="The billing system's price of the better plan (Stripe: price_...)."
+    )
+    months: Annotated[StrictInt, Field(ge=1, le=36)] = Field(
+        description="How long the customer keeps the better plan at their old price."
+    )
+
+
 FULFILMENTS: dict[RewardKind, type[BaseModel]] = {
     RewardKind.ACCOUNT_CREDIT: AccountCredit,
     RewardKind.SET_TRAIT: SetTrait,
     RewardKind.WEBHOOK: Webhook,
+    RewardKind.PLAN_UPGRADE: PlanUpgrade,
 }
 
 

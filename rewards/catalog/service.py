@@ -6,17 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from pydantic_core import to_jsonable_python
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_engine import audit
+from loyalty_engine.billing.delivery import APPLY_FREE_UPGRADE, REVERT_FREE_UPGRADE
 from loyalty_engine.customers.actions import SetTrait, set_customer_trait
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.errors import ValidationFailed, problem
 from loyalty_engine.outbox import service as outbox
 from loyalty_engine.outbox.models import OutboxMessage, OutboxStatus
 from loyalty_engine.rules.engine import RulesEngine, lock_customer
+from loyalty_engine.rules.windows import add_months
 from loyalty_engine.webhooks.delivery import WEBHOOK
 from rewards import service as ledger
 from rewards.catalog.errors import (
@@ -26,6 +29,7 @@ from rewards.catalog.errors import (
     RewardKeyTaken,
     RewardNotFound,
     RewardUnavailable,
+    UpgradeInFlight,
 )
 from rewards.catalog.models import RedemptionStatus, RewardItem, RewardKind, RewardRedemption
 from rewards.catalog.offers import Offer, unavailable_because
@@ -276,8 +280,13 @@ def _fulfil(
             "amount_minor": params["amount_minor"],
         }
     elif item.kind == RewardKind.SET_TRAIT:
-        set_customer_trait(customer, SetTrait.model_validate(params), now)
-        redemption.result = {"trait": params["trait"], "value": params["value"]}
+        change = SetTrait.model_validate(params)
+        previous = _trait_value(customer, change.trait)
+        set_customer_trait(customer, change, now)
+        # The value before, so that cancelling puts it back.
+        redemption.result = {"trait": change.trait, "value": params["value"], "previous": previous}
+    elif item.kind == RewardKind.PLAN_UPGRADE:
+        _upgrade(session, item, redemption, customer, now)
     else:
         outbox.enqueue(
             session,
@@ -296,14 +305,71 @@ def _fulfil(
             now=now,
             customer_id=customer.id,
         )
-        message_id = session.execute(
-            select(OUTBOX.c.id).where(
-                OUTBOX.c.idempotency_key == f"reward-redemption:{redemption.id}"
-            )
-        ).scalar_one()
-        redemption.outbox_message_id = message_id
+        redemption.outbox_message_id = _message_id(session, f"reward-redemption:{redemption.id}")
         redemption.status = RedemptionStatus.PENDING
         redemption.result = {"webhook": params["url"]}
+
+
+def _trait_value(customer: Customer, trait: str) -> Any:
+    if trait.startswith("custom."):
+        return to_jsonable_python(customer.custom_traits.get(trait.removeprefix("custom.")))
+    return to_jsonable_python(getattr(customer, trait))
+
+
+def _upgrade(
+    session: Session,
+    item: RewardItem,
+    redemption: RewardRedemption,
+    customer: Customer,
+    now: datetime,
+) -> None:
+    """Queue the upgrade, and its way back when the months are over."""
+    assert redemption.id is not None
+    if customer.billing_customer_id is None:
+        raise RewardUnavailable(
+            f"reward {item.key!r} cannot be redeemed: the customer has no billing account",
+            details={"reward": item.key, "reasons": ["the customer has no billing_customer_id"]},
+        )
+    params = item.fulfilment
+    key = f"reward-redemption:{redemption.id}"
+    ends = add_months(now, params["months"])
+    common = {"billing_customer_id": customer.billing_customer_id}
+    for kind, message_key, payload, at in (
+        (
+            APPLY_FREE_UPGRADE,
+            key,
+            {
+                **common,
+                "price_id": params["price_id"],
+                "months": params["months"],
+                "description": item.name,
+            },
+            now,
+        ),
+        (REVERT_FREE_UPGRADE, f"{key}:revert", {**common, "upgrade_key": key}, ends),
+    ):
+        outbox.enqueue(
+            session,
+            kind=kind,
+            idempotency_key=message_key,
+            payload=payload,
+            now=now,
+            customer_id=customer.id,
+            deliver_at=at,
+        )
+    redemption.outbox_message_id = _message_id(session, key)
+    redemption.status = RedemptionStatus.PENDING
+    redemption.result = {
+        "price_id": params["price_id"],
+        "months": params["months"],
+        "ends_at": ends.isoformat(),
+    }
+
+
+def _message_id(session: Session, key: str) -> int:
+    return int(
+        session.execute(select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == key)).scalar_one()
+    )
 
 
 def get_redemption(session: Session, *, redemption_id: int, lock: bool = False) -> RewardRedemption:
@@ -343,6 +409,13 @@ def cancel(session: Session, *, redemption_id: int, now: datetime) -> RewardRede
             now=now,
             policy=ReversalPolicy.CLAW_BACK_TO_ZERO,
         )
+    elif item.kind == RewardKind.SET_TRAIT and "previous" in redemption.result:
+        customer = session.get(Customer, redemption.customer_id, with_for_update=True)
+        assert customer is not None
+        change = SetTrait(trait=redemption.result["trait"], value=redemption.result["previous"])
+        set_customer_trait(customer, change, now)
+    elif item.kind == RewardKind.PLAN_UPGRADE:
+        _end_upgrade_now(session, redemption, now)
     refund = ledger.grant(
         session,
         customer_id=redemption.customer_id,
@@ -360,6 +433,30 @@ def cancel(session: Session, *, redemption_id: int, now: datetime) -> RewardRede
     redemption.updated_at = now
     session.flush()
     return redemption
+
+
+def _end_upgrade_now(session: Session, redemption: RewardRedemption, now: datetime) -> None:
+    """Cancelling a free upgrade brings its way back forward to now (once the upgrade itself has
+    an outcome: a revert queued before it could overtake it)."""
+    status = fulfilment_status(session, redemption)
+    if status == "pending":
+        raise UpgradeInFlight(
+            "the upgrade is still being applied; cancel it once it is delivered or failed",
+            details={"status": status},
+        )
+    revert = f"reward-redemption:{redemption.id}:revert"
+    if status == "failed":  # never applied: nothing to undo
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.idempotency_key == revert, OUTBOX.c.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.DEAD, last_error="the upgrade failed; nothing to revert")
+        )
+        return
+    session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.idempotency_key == revert, OUTBOX.c.status == OutboxStatus.PENDING)
+        .values(next_attempt_at=now)
+    )
 
 
 def retry(session: Session, *, redemption_id: int, now: datetime) -> RewardRedemption:
