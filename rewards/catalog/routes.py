@@ -7,10 +7,12 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from loyalty_engine.auth.dependencies import PrincipalDep
+from loyalty_engine.billing.factory import applies_credits
 from loyalty_engine.customers import service as customers
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.http import NowDep, RuntimeDep, UnitOfWorkDep, errors
 from loyalty_engine.rules.routes import actor
+from loyalty_engine.runtime import Runtime
 from rewards.catalog import service
 from rewards.catalog.models import RewardItem, RewardRedemption
 from rewards.catalog.schemas import (
@@ -21,6 +23,7 @@ from rewards.catalog.schemas import (
     RewardItemUpdate,
 )
 from rewards.routes import IdempotencyKeyHeader
+from rewards.transfers import transfer_credits
 
 router = APIRouter(prefix="/v1", tags=["rewards catalog"])
 
@@ -97,6 +100,15 @@ def redeem_reward(
         )
         if replayed:
             response.status_code = 200
+        elif _moves_to_billing(runtime, redemption):
+            assert runtime.billing is not None
+            # Credit: the ledger grant plus the billing outbox, in the same transaction.
+            transfer_credits(
+                session,
+                gateway=runtime.billing.name,
+                now=now,
+                customer_ids=[redemption.customer_id],
+            )
         return _redemption(session, redemption, external_id, replayed=replayed)
 
 
@@ -135,6 +147,14 @@ def retry_redemption(redemption_id: int, uow: UnitOfWorkDep, now: NowDep) -> Red
     with uow() as session:
         redemption = service.retry(session, redemption_id=redemption_id, now=now)
         return _redemption(session, redemption)
+
+
+def _moves_to_billing(runtime: Runtime, redemption: RewardRedemption) -> bool:
+    return (
+        bool(redemption.result.get("credit_entry_id"))
+        and runtime.billing is not None
+        and applies_credits(runtime.settings, runtime.billing)
+    )
 
 
 def _item(item: RewardItem) -> RewardItemRead:

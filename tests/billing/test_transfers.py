@@ -293,3 +293,40 @@ def test_by_default_only_stripe_applies_credits(
     assert applies_credits(runtime.settings, stripe_like) is True
     off = runtime.settings.model_copy(update={"billing_apply_credits": False})
     assert applies_credits(off, stripe_like) is False
+
+
+def test_a_catalog_credit_goes_to_the_billing_balance_in_the_redemption(
+    runtime: Runtime,
+    client: TestClient,
+    admin: dict[str, str],
+    customer_id: int,
+    billing: InMemoryBillingGateway,
+    deliver: Deliver,
+) -> None:
+    item = {
+        "key": "credit-50",
+        "name": "$50 account credit",
+        "kind": "account_credit",
+        "cost_points": 500,
+        "fulfilment": {"amount_minor": 5_000, "currency": "usd"},
+    }
+    assert client.post("/v1/rewards", json=item, headers=admin).status_code == 201
+    funded = client.post(
+        "/v1/customers/acme/adjustments",
+        json={"unit": "points", "amount": 500, "reason": "funds"},
+        headers={**admin, "Idempotency-Key": "f1"},
+    )
+    assert funded.status_code == 201
+    redeemed = client.post(
+        "/v1/customers/acme/rewards/credit-50/redemptions",
+        headers={**admin, "Idempotency-Key": "r1"},
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    [row] = transfers(runtime)
+    assert (row.amount, row.status) == (5_000, TransferStatus.PENDING)
+    deliver()
+    assert billing.balances == {"cus_acme": -5_000}
+    # On the billing balance it is used: the redemption can no longer be cancelled.
+    cancel = client.post(f"/v1/reward-redemptions/{redeemed.json()['id']}/cancel", headers=admin)
+    assert cancel.status_code == 409
+    assert cancel.json()["error"]["code"] == "credit_already_used"
