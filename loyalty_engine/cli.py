@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from loyalty_engine import migrations
 from loyalty_engine.auth import service as auth
 from loyalty_engine.auth.models import Role
+from loyalty_engine.cli_billing import billing_app
 from loyalty_engine.config import Settings
 from loyalty_engine.db import make_engine, session_scope
 from loyalty_engine.errors import LoyaltyError
@@ -35,6 +36,7 @@ outbox_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(billing_app, name="billing")  # commands in loyalty_engine/cli_billing.py
 err = Console(stderr=True, soft_wrap=True)  # never wrap an error line in two
 
 
