@@ -92,7 +92,8 @@ class StripeGateway:
             )
             for txn in self._read(lambda: list(page.auto_paging_iter()))
         ]
-        return sorted(changes, key=lambda change: (change.created_at, change.external_id))
+        # Stripe lists newest first; oldest first here (stable for changes in the same second).
+        return sorted(reversed(changes), key=lambda change: change.created_at)
 
     # -- credits -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from rewards import service as ledger
 from rewards.models import SourceKind
 from rewards.transfer_jobs import run_transfers
 from rewards.transfers import TransferReport
+from tests.stripe_emulator.fixtures import stripe_client, stripe_emulator  # noqa: F401
 
 
 @pytest.fixture

@@ -1211,13 +1211,16 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the effect happened; the caller never hears of it
         if fault is not None and fault.kind == "timeout":
             time.sleep(fault.delay)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the caller went away (gave up, or was killed)
 
 
 def _interval(price: dict[str, Any]) -> int:
