@@ -27,6 +27,8 @@ from loyalty_engine.auth.service import ensure_instance_secret
 from loyalty_engine.billing import alerts as billing_alerts
 from loyalty_engine.billing.delivery import register_billing_deliveries
 from loyalty_engine.billing.gateway import BillingGateway
+from loyalty_engine.billing.inbox import routes as stripe_webhook_routes
+from loyalty_engine.billing.inbox.jobs import INBOX_JOBS
 from loyalty_engine.clock import Clock
 from loyalty_engine.config import Settings
 from loyalty_engine.customers import routes as customer_routes
@@ -73,6 +75,7 @@ from rewards.jobs import REWARD_JOBS
 from rewards.renewals import routes as renewal_routes
 from rewards.renewals.actions import register_renewal_actions
 from rewards.renewals.jobs import RENEWAL_JOBS
+from rewards.renewals.reactor import RenewalInvoiceReactor
 from rewards.tiers import routes as tier_routes
 from rewards.tiers.jobs import TIER_JOBS
 from rewards.tiers.reactor import TierReactor
@@ -81,7 +84,7 @@ from rewards.transfer_jobs import TRANSFER_JOBS
 
 log = logging.getLogger(__name__)
 # The periodic jobs of a scheduler leader: the core's and each domain's.
-JOBS = [*CORE_JOBS, *REWARD_JOBS, *TIER_JOBS, *RENEWAL_JOBS, *TRANSFER_JOBS]
+JOBS = [*CORE_JOBS, *REWARD_JOBS, *TIER_JOBS, *RENEWAL_JOBS, *TRANSFER_JOBS, *INBOX_JOBS]
 
 
 def build_runtime(
@@ -117,6 +120,9 @@ def build_runtime(
     runtime.reactors.register(runtime.rules)
     runtime.reactors.register(MilestoneAnnouncer(publisher(runtime)))
     runtime.reactors.register(TierReactor(tiers, emit=_emitter(runtime, "tiers")))
+    # Stripe's invoice.upcoming (as invoice_upcoming) puts the renewal discount on the invoice.
+    renewal_invoices = RenewalInvoiceReactor(runtime.rules.customer_facts)
+    runtime.reactors.register(renewal_invoices, renewal_invoices.event_types)
     register_billing_deliveries(
         runtime.deliveries,
         billing,
@@ -199,6 +205,8 @@ def create_app(
     for module in (*routers, *domains, *programs):
         # Every /v1 route passes the gate: authentication, then the default-deny permission table.
         app.include_router(module.router, dependencies=[Depends(authorize)])
+    # Authenticated by Stripe's signature, checked in the route (auth.permissions.SIGNED_PATHS).
+    app.include_router(stripe_webhook_routes.router)
     _add_probes(app, runtime)
     _add_error_handlers(app)
     # Outermost last: metrics see every answer; authentication runs before anything reads a body.

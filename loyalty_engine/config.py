@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     # Writes per second to Stripe from one process (Stripe allows 25/s in test mode, 100/s live).
     stripe_max_writes_per_second: float = Field(default=25.0, gt=0, le=100)
+    # Stripe webhooks (POST /v1/billing/stripe/webhook): the endpoint's signing secret, and the
+    # previous one while rotating; signatures older or newer than the tolerance are refused.
+    stripe_webhook_secret: str | None = None
+    stripe_webhook_secret_previous: str | None = None
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3_600)
     # Move available currency credit onto the billing customer's balance; None: only with Stripe.
     billing_apply_credits: bool | None = None
     # While the billing system refuses our credentials, one message probes it this often.

@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from loyalty_engine.audit.models import AuditEntry
 from loyalty_engine.auth.models import ApiKey, InstanceSecret
+from loyalty_engine.billing.inbox.models import StripeWebhookEvent
 from loyalty_engine.billing.models import BillingAlert, BillingTransfer
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.events.models import Event
@@ -54,6 +55,7 @@ __all__ = [
     "RuleVersion",
     "SchedulerLeader",
     "Segment",
+    "StripeWebhookEvent",
     "TierChange",
     "TierProgram",
     "metadata",

@@ -9,6 +9,7 @@ import anyio
 import orjson
 
 from loyalty_engine.auth.errors import MissingCredentials
+from loyalty_engine.auth.permissions import SIGNED_PATHS
 from loyalty_engine.auth.principal import Principal
 from loyalty_engine.auth.service import authenticate
 from loyalty_engine.errors import LoyaltyError
@@ -45,6 +46,8 @@ class AuthenticationMiddleware:
 
 
 def _protected(path: str) -> bool:
+    if path in SIGNED_PATHS:
+        return False
     return path == PROTECTED_PREFIX or path.startswith(PROTECTED_PREFIX + "/")
 
 

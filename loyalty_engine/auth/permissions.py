@@ -103,6 +103,11 @@ PUBLIC_PATHS = frozenset(
 )
 
 
+# Routes under /v1 authenticated by their caller's signature instead of a credential (each checks
+# it itself, before anything is written).
+SIGNED_PATHS = frozenset({"/v1/billing/stripe/webhook"})
+
+
 def allowed(method: str, path: str) -> frozenset[str]:
     """The grants allowed on a route; empty (deny) when the table has no decision."""
     return PERMISSIONS.get((method, path), frozenset())

@@ -93,7 +93,8 @@ class StripeGateway:
             for txn in self._read(lambda: list(page.auto_paging_iter()))
         ]
         # Stripe lists newest first; oldest first here (stable for changes in the same second).
-        return sorted(reversed(changes), key=lambda change: change.created_at)
+        changes.reverse()
+        return sorted(changes, key=lambda change: change.created_at)
 
     # -- credits -------------------------------------------------------------------------------
 

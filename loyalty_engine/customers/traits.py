@@ -58,6 +58,8 @@ EXTRACTORS: dict[str, Extract] = {
     "role_changed": _named("role"),
     "subscription_started": _optional("plan", "renewal_on"),
     "renewed": _optional("renewal_on"),
+    # From billing (Stripe's customer.subscription.*): what the subscription now says.
+    "subscription_updated": _optional("plan", "mrr_minor", "currency", "renewal_on"),
     "traits_updated": _traits,
 }
 _FROM_OCCURRED_AT = {"signed_up": "signup_at", "subscription_started": "subscription_started_at"}

@@ -3,10 +3,12 @@ the customer's renewal discount off their next renewal invoice, once per renewal
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from loyalty_engine.billing.delivery import APPLY_RENEWAL_DISCOUNT
 from loyalty_engine.outbox import service as outbox
@@ -28,34 +30,60 @@ class ApplyRenewalDiscount(BaseModel):
 def apply_renewal_discount(
     ctx: ActionContext, params: ApplyRenewalDiscount, _: Grant | None
 ) -> dict[str, Any]:
-    customer = ctx.session.execute(
+    return enqueue_renewal_discount(
+        ctx.session,
+        customer_id=ctx.customer_id,
+        customer_facts=ctx.facts.get("customer", {}),
+        now=ctx.now,
+        discount_bps=params.discount_bps,
+        description=params.description,
+    )
+
+
+def enqueue_renewal_discount(
+    session: Session,
+    *,
+    customer_id: int,
+    customer_facts: dict[str, Any],
+    now: datetime,
+    discount_bps: int | None = None,
+    description: str = "Loyalty renewal discount",
+    subscription_id: str | None = None,
+) -> dict[str, Any]:
+    """Queue the customer's renewal discount for the billing gateway, once per renewal date:
+    the rule action and Stripe's `invoice.upcoming` share the outbox key, so together they
+    have one effect."""
+    customer = session.execute(
         select(CUSTOMERS.c.billing_customer_id, CUSTOMERS.c.renewal_on).where(
-            CUSTOMERS.c.id == ctx.customer_id
+            CUSTOMERS.c.id == customer_id
         )
     ).one()
     if customer.billing_customer_id is None:
         return {"enqueued": False, "refused": "the customer has no billing_customer_id"}
-    discount = params.discount_bps
+    discount = discount_bps
     reasons: list[str] = []
     if discount is None:
-        found, combination, cap = discounts_for(ctx.session, ctx.facts.get("customer", {}))
+        found, combination, cap = discounts_for(session, customer_facts)
         discount = combine(found, combination=combination, cap_bps=cap)
         reasons = [c.reason for c in found]
     if discount == 0:
         return {"enqueued": False, "refused": "no renewal discount applies to this customer"}
     renewal = customer.renewal_on.isoformat() if customer.renewal_on else "next"
+    payload: dict[str, Any] = {
+        "billing_customer_id": customer.billing_customer_id,
+        "percent_off_bps": discount,
+        "description": description,
+        "renewal_on": renewal,
+    }
+    if subscription_id is not None:
+        payload["subscription_id"] = subscription_id
     enqueued = outbox.enqueue(
-        ctx.session,
+        session,
         kind=APPLY_RENEWAL_DISCOUNT,
-        idempotency_key=f"renewal-discount:{ctx.customer_id}:{renewal}",
-        payload={
-            "billing_customer_id": customer.billing_customer_id,
-            "percent_off_bps": discount,
-            "description": params.description,
-            "renewal_on": renewal,
-        },
-        now=ctx.now,
-        customer_id=ctx.customer_id,
+        idempotency_key=f"renewal-discount:{customer_id}:{renewal}",
+        payload=payload,
+        now=now,
+        customer_id=customer_id,
     )
     return {
         "enqueued": enqueued,

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from loyalty_engine.auth.dependencies import authorize
 from loyalty_engine.auth.models import Role
-from loyalty_engine.auth.permissions import PERMISSIONS, PUBLIC_PATHS, allowed
+from loyalty_engine.auth.permissions import PERMISSIONS, PUBLIC_PATHS, SIGNED_PATHS, allowed
 from loyalty_engine.auth.principal import CUSTOMER
 from tests.conftest import Keys
 
@@ -40,7 +40,8 @@ def served_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def v1_routes(app: FastAPI) -> set[tuple[str, str]]:
-    return {(m, p) for m, p in served_routes(app) if p.startswith("/v1")}
+    """The /v1 routes behind credentials (signed routes check their own signature)."""
+    return {(m, p) for m, p in served_routes(app) if p.startswith("/v1") and p not in SIGNED_PATHS}
 
 
 def documented_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -94,6 +95,15 @@ def test_every_v1_route_has_a_decision_and_the_table_names_no_missing_route(app:
 
     assert served - set(PERMISSIONS) == set(), "routes without a decision in PERMISSIONS"
     assert set(PERMISSIONS) - served == set(), "PERMISSIONS names routes the app does not serve"
+
+
+def test_signed_routes_are_few_and_refuse_an_unsigned_call(client: TestClient) -> None:
+    """A route authenticated by its caller's signature is listed, and a call without one is
+    refused by the route itself (400 here: the Stripe webhook; 503 before a secret is set)."""
+    assert {"/v1/billing/stripe/webhook"} == SIGNED_PATHS
+    refused = client.post("/v1/billing/stripe/webhook", content=b"{}")
+    assert refused.status_code in (400, 503)
+    assert refused.json()["error"]["code"] in ("signature_missing", "stripe_webhook_not_configured")
 
 
 def test_every_route_outside_v1_is_public(app: FastAPI) -> None:
