@@ -117,3 +117,61 @@ def check_command(
         raise typer.Exit(2) from exc
     if not all(step.ok for step in steps):
         raise typer.Exit(1)
+
+
+@billing_app.command("sync")
+def sync_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Pull Stripe's customers and subscriptions (paginated): link customers and fill their
+    plan, MRR, currency and renewal date. Safe to repeat."""
+    from dataclasses import asdict
+
+    from loyalty_engine.billing.stripe_gateway import StripeGateway
+    from loyalty_engine.billing.sync import sync_from_stripe
+
+    settings = Settings()
+    if not settings.stripe_api_key:
+        err.print("[red]error:[/red] set LOYALTY_STRIPE_API_KEY to sync from Stripe")
+        raise typer.Exit(2)
+    runtime = _runtime(settings)
+    try:
+        assert isinstance(runtime.billing, StripeGateway)
+        with Progress(console=err, transient=True, disable=as_json) as progress:
+            tasks = {
+                "customers": progress.add_task("customers", total=None),
+                "subscriptions": progress.add_task("subscriptions", total=None),
+            }
+            report = sync_from_stripe(
+                runtime,
+                runtime.billing.client,
+                progress=lambda what, done: progress.update(tasks[what], completed=done),
+            )
+    finally:
+        runtime.engine.dispose()
+    if as_json:
+        out.print_json(json.dumps(asdict(report)))
+        return
+    out.print(
+        f"customers: {report.customers} ({report.linked} linked, {report.unmatched} unmatched); "
+        f"subscriptions: {report.subscriptions} ({report.updated} changed, "
+        f"{report.skipped} of customers not linked)"
+    )
+
+
+@billing_app.command("process-webhooks")
+def process_webhooks_command() -> None:
+    """Process the stored Stripe webhook events now (the scheduler does it every 5 seconds)."""
+    from loyalty_engine.billing.inbox.service import process_pending
+
+    runtime = _runtime(Settings())
+    try:
+        report = process_pending(runtime)
+    finally:
+        runtime.engine.dispose()
+    out.print(
+        f"{report.claimed} events: {report.processed} processed, {report.ignored} ignored, "
+        f"{report.unlinked} waiting for their customer, {report.failed} failed"
+    )
+    if report.failed:
+        raise typer.Exit(1)

@@ -368,6 +368,11 @@ def _ingest(session: Session, ctx: Context, events: list[InternalEvent], externa
     )
 
 
+def customer_of(session: Session, stripe_customer: Any) -> str | None:
+    """Our customer's external id for a Stripe customer (id or object), if linked."""
+    return _by_billing_id(session, _id(stripe_customer))
+
+
 def _by_billing_id(session: Session, billing_id: str | None) -> str | None:
     if billing_id is None:
         return None
