@@ -196,6 +196,23 @@ DEMO_RULES: list[dict[str, Any]] = [
         "actions": [{"type": "award_points", "params": {"points": 500}}],
         "limits": {"per_customer": [{"count": 1}]},
     },
+    {
+        "key": "refunds-take-back",
+        "name": "A Stripe refund or dispute takes back what the paid invoice earned",
+        "triggers": ["payment_refunded"],
+        "actions": [
+            {
+                "type": "reverse_grants",
+                "params": {"of_event": "event.properties.invoice_paid_key"},
+            }
+        ],
+    },
+    {
+        "key": "renewal-discount",
+        "name": "The renewal discount goes on the renewal invoice (30 days ahead)",
+        "triggers": ["renewal_upcoming"],
+        "actions": [{"type": "apply_renewal_discount", "params": {}}],
+    },
 ]
 
 

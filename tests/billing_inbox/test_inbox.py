@@ -221,7 +221,7 @@ def test_twenty_deliveries_of_one_event_have_one_effect(
     report = hooks.process()
     assert report.processed == 2
     [paid] = hooks.events("invoice_paid")
-    assert paid.properties["amount_paid_minor"] == 10_000
+    assert paid.properties["amount_minor"] == 10_000
     assert paid.properties["subscription_id"] == "sub_1"
     assert paid.properties["first_paid_invoice"] is True
     assert hooks.process().claimed == 0
@@ -334,7 +334,7 @@ RULES = [
         "actions": [
             {
                 "type": "award_points",
-                "params": {"points": {"per": 100, "of": "event.properties.amount_paid_minor"}},
+                "params": {"points": {"per": 100, "of": "event.properties.amount_minor"}},
             }
         ],
         "activate": True,

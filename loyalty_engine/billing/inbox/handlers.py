@@ -250,7 +250,7 @@ def _invoice_paid(session: Session, ctx: Context, event: Mapping[str, Any]) -> O
     ).scalar_one()
     properties = {
         "invoice_id": invoice.get("id"),
-        "amount_paid_minor": int(invoice.get("amount_paid") or 0),
+        "amount_minor": int(invoice.get("amount_paid") or 0),
         "currency": str(invoice.get("currency") or "").lower() or None,
         "subscription_id": invoice_subscription(invoice),
         "billing_reason": reason,
