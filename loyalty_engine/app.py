@@ -71,6 +71,7 @@ from rewards import transfer_routes
 from rewards.actions import register_reward_actions
 from rewards.catalog import routes as catalog_routes
 from rewards.facts import balance_facts
+from rewards.fast import FAST_ROUTES
 from rewards.jobs import REWARD_JOBS
 from rewards.renewals import routes as renewal_routes
 from rewards.renewals.actions import register_renewal_actions
@@ -211,7 +212,7 @@ def create_app(
     _add_error_handlers(app)
     # Outermost last: metrics see every answer; authentication runs before anything reads a body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AuthenticationMiddleware, runtime=runtime)
+    app.add_middleware(AuthenticationMiddleware, runtime=runtime, fast_routes=FAST_ROUTES)
     app.add_middleware(MetricsMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from loyalty_engine.customers.errors import CustomerNotFound
@@ -56,7 +56,7 @@ BALANCES = _balances_statement()
 CUSTOMER_ID = select(CUSTOMERS.c.id).where(CUSTOMERS.c.external_id == bindparam("external_id"))
 
 
-def customer_id_of(session: Session, external_id: str) -> int:
+def customer_id_of(session: Session | Connection, external_id: str) -> int:
     """The customer's row id (one ready statement: balance reads are a hot path); 404 if none."""
     found = session.execute(CUSTOMER_ID, {"external_id": external_id}).scalar_one_or_none()
     if found is None:
@@ -65,7 +65,7 @@ def customer_id_of(session: Session, external_id: str) -> int:
 
 
 def balance_summaries(
-    session: Session, *, customer_id: int, now: datetime, within: timedelta
+    session: Session | Connection, *, customer_id: int, now: datetime, within: timedelta
 ) -> list[BalanceSummary]:
     """Each of the customer's balances, with the available amount expiring within `within`.
 

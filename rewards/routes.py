@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -35,14 +35,19 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+DEFAULT_EXPIRING_DAYS = 30
+MAX_EXPIRING_DAYS = 366
+
+
 @router.get("/balances", response_model=BalancesRead, responses=errors(404, 422))
 def get_balances(
     external_id: str,
     uow: UnitOfWorkDep,
     now: NowDep,
-    expiring_within_days: Annotated[int, Query(ge=1, le=366)] = 30,
+    expiring_within_days: Annotated[int, Query(ge=1, le=MAX_EXPIRING_DAYS)] = DEFAULT_EXPIRING_DAYS,
 ) -> BalancesRead:
-    """Available, pending and owed amounts per unit, and what expires soon."""
+    """Available, pending and owed amounts per unit, and what expires soon. (The success case
+    is usually answered by the fast route in `rewards/fast.py`, with the same model.)"""
     with uow() as session:
         summaries = queries.balance_summaries(
             session,
@@ -50,10 +55,16 @@ def get_balances(
             now=now,
             within=timedelta(days=expiring_within_days),
         )
+    return balances_read(external_id, now, expiring_within_days, summaries)
+
+
+def balances_read(
+    external_id: str, now: datetime, days: int, summaries: list[BalanceSummary]
+) -> BalancesRead:
     return BalancesRead(
         customer_id=external_id,
         as_of=now,
-        expiring_within_days=expiring_within_days,
+        expiring_within_days=days,
         balances=[_balance(s) for s in summaries],
     )
 
