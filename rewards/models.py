@@ -68,6 +68,10 @@ class LedgerAccount(SQLModel, table=True):
     # Owed by the customer; the next grants to become available repay it first.
     debt: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
     version: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))  # +1 per write
+    # The earliest instant one of its open lots matures or expires (None: none ever will). A write
+    # catches the account up (matures, expires) only once this has come: most writes find
+    # nothing due and skip the two lot queries. It may be early (a reversed lot), never late.
+    next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -101,7 +101,14 @@ class LockedAccount:
     available: int
     pending: int
     debt: int
+    next_due_at: datetime | None = None
     is_changed: bool = field(default=False)
+
+    def due_by(self, at: datetime | None) -> None:
+        """A lot of this account matures or expires at `at`: catch up no later than that."""
+        if at is not None and (self.next_due_at is None or at < self.next_due_at):
+            self.next_due_at = at
+            self.is_changed = True
 
 
 # Built once: every posting runs these (see `loyalty_engine.db.prepared`).
@@ -117,6 +124,7 @@ SAVE_ACCOUNT = (
         available=bindparam("b_available"),
         pending=bindparam("b_pending"),
         debt=bindparam("b_debt"),
+        next_due_at=bindparam("b_next_due", type_=ACCOUNTS.c.next_due_at.type),
         version=ACCOUNTS.c.version + 1,
         updated_at=bindparam("b_now"),
     )
@@ -138,7 +146,9 @@ def lock_account(session: Session, customer_id: int, unit: str) -> LockedAccount
     # session's BEGIN IMMEDIATE (session_scope(write=True)) already admits one writer at a time.
     # Every change to an account's lots happens under this lock.
     row = session.execute(LOCK_ACCOUNT, {"customer_id": customer_id, "unit": unit}).first()
-    return None if row is None else LockedAccount(row.id, row.available, row.pending, row.debt)
+    if row is None:
+        return None
+    return LockedAccount(row.id, row.available, row.pending, row.debt, row.next_due_at)
 
 
 def lock_account_by_id(session: Session, account_id: int) -> LockedAccount:
@@ -146,7 +156,7 @@ def lock_account_by_id(session: Session, account_id: int) -> LockedAccount:
     row = session.execute(
         select(ACCOUNTS).where(ACCOUNTS.c.id == account_id).with_for_update()
     ).one()
-    return LockedAccount(row.id, row.available, row.pending, row.debt)
+    return LockedAccount(row.id, row.available, row.pending, row.debt, row.next_due_at)
 
 
 def open_account(session: Session, customer_id: int, unit: str, now: datetime) -> LockedAccount:
@@ -185,6 +195,7 @@ def save_account(session: Session, account: LockedAccount, now: datetime) -> Non
             "b_available": account.available,
             "b_pending": account.pending,
             "b_debt": account.debt,
+            "b_next_due": account.next_due_at,
             "b_now": now,
         },
     )

@@ -253,6 +253,8 @@ def _new_lot(
     expires_at: datetime | None = None,
 ) -> Lot:
     is_pending = matures_at is not None and matures_at > now
+    account.due_by(matures_at if is_pending else None)
+    account.due_by(expires_at)
     lot_id = session.execute(
         INSERT_LOT,
         {
@@ -346,9 +348,28 @@ def _reverse_lots(
 
 
 def _catch_up(session: Session, account: LockedAccount, now: datetime) -> None:
-    """Mature and expire the account's due lots first: a write never acts on a stale balance."""
+    """Mature and expire the account's due lots first: a write never acts on a stale balance.
+    Nothing can be due before `next_due_at`, so most writes skip the lot queries."""
+    if account.next_due_at is None or account.next_due_at > now:
+        return
     _mature_lots(session, account, now)
     _expire_lots(session, account, now)
+    _refresh_due(session, account)
+
+
+def _refresh_due(session: Session, account: LockedAccount) -> None:
+    """`next_due_at` from the lots themselves: the earliest hold to end or expiry to come."""
+    # Typed MIN(): the column's own type reads the value back (SQLite keeps text).
+    matures = select(func.min(LOTS.c.matures_at, type_=LOTS.c.matures_at.type)).where(
+        LOTS.c.account_id == account.id, LOTS.c.status == LotStatus.PENDING
+    )
+    expires = select(func.min(LOTS.c.expires_at, type_=LOTS.c.expires_at.type)).where(
+        LOTS.c.account_id == account.id, LOTS.c.status.in_(OPEN)
+    )
+    both = select(matures.scalar_subquery(), expires.scalar_subquery())
+    dates = [value for value in session.execute(both).one() if value is not None]
+    account.next_due_at = min(dates) if dates else None
+    account.is_changed = True
 
 
 def _mature_lots(session: Session, account: LockedAccount, now: datetime) -> list[PostedEntry]:
@@ -413,6 +434,7 @@ def _sweep(
     for account_id in list(account_ids):
         account = lock_account_by_id(session, account_id)
         posted += work(session, account, now)
+        _refresh_due(session, account)
         save_account(session, account, now)
     return posted
 
