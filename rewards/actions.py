@@ -78,7 +78,9 @@ def _grant(
         expires_at=ctx.now + timedelta(days=params.expires_in_days)
         if params.expires_in_days
         else None,
-        idempotency_key=f"decision:{ctx.decision_id}:{grant.unit}",
+        # One grant per action of the decision (the first keeps the key it always had).
+        idempotency_key=f"decision:{ctx.decision_id}:{grant.unit}"
+        + (f":action:{ctx.action_index}" if ctx.action_index else ""),
         rule_version_id=ctx.rule_version_id,
         event_id=ctx.event_id,
         decision_id=ctx.decision_id,

@@ -44,6 +44,8 @@ class ActionContext:
     # Emits a follow-up event through ingest (the one door), in the same transaction; False
     # when the chain of follow-ups is already as deep as allowed.
     emit: Callable[[str, dict[str, Any]], bool]
+    # This action's place in its rule version's actions (versions never change).
+    action_index: int = 0
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -270,8 +270,9 @@ class RulesEngine:
             emit=emit,
         )
         results = []
-        for action in rule.actions:
-            outcome = action.spec.run(action_ctx, action.params, action.preview(facts))
+        for index, action in enumerate(rule.actions):
+            this = replace(action_ctx, action_index=index) if index else action_ctx
+            outcome = action.spec.run(this, action.params, action.preview(facts))
             results.append({"type": action.spec.name, **outcome})
         return results
 
