@@ -81,6 +81,7 @@ def _grant(
         # One grant per action of the decision (the first keeps the key it always had).
         idempotency_key=f"decision:{ctx.decision_id}:{grant.unit}"
         + (f":action:{ctx.action_index}" if ctx.action_index else ""),
+        new_key=True,  # the decision was recorded in this transaction: its keys are unused
         rule_version_id=ctx.rule_version_id,
         event_id=ctx.event_id,
         decision_id=ctx.decision_id,

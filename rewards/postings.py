@@ -130,6 +130,7 @@ SAVE_ACCOUNT = (
     )
 )
 INSERT_LOT = LOTS.insert().returning(LOTS.c.id)
+ENTRY_BY_KEY = select(ENTRIES).where(ENTRIES.c.idempotency_key == bindparam("b_key"))
 
 
 def _entry_insert(keyed: bool) -> Callable[[str], Any]:
@@ -264,7 +265,7 @@ def replayed(session: Session, key: IdempotencyKey) -> PostedEntry | None:
     """
     if key.key is None:
         return None
-    row = session.execute(select(ENTRIES).where(ENTRIES.c.idempotency_key == key.key)).first()
+    row = session.execute(ENTRY_BY_KEY, {"b_key": key.key}).first()
     if row is None:
         return None
     if row.request_hash != key.digest:

@@ -65,8 +65,13 @@ def grant(
     rule_version_id: int | None = None,
     event_id: int | None = None,
     decision_id: int | None = None,
+    new_key: bool = False,
 ) -> PostedEntry:
-    """Add a lot of `amount`: pending until `matures_at` when that is later than `now`."""
+    """Add a lot of `amount`: pending until `matures_at` when that is later than `now`.
+
+    `new_key`: the key names a row this very transaction created (a rule decision, recorded
+    once per rule version and event), so no earlier use can exist to replay: the lookup is
+    skipped. The key's unique index still refuses a second use."""
     unit = _unit(unit)
     _require_positive(amount)
     _require_later("$.expires_at", expires_at, max(now, matures_at or now))
@@ -75,7 +80,7 @@ def grant(
         idempotency_key, "grant", customer_id, unit, amount, reason, origin, matures_at, expires_at
     )
     account = open_account(session, customer_id, unit, now)
-    if (replay := replayed(session, key)) is not None:
+    if not new_key and (replay := replayed(session, key)) is not None:
         return replay
     _catch_up(session, account, now)
     lot = _new_lot(session, account, amount, origin, now, matures_at, expires_at)
