@@ -167,6 +167,7 @@ def register_billing_deliveries(
                 percent_off_bps=p["percent_off_bps"],
                 description=p.get("description", ""),
                 idempotency_key=d.idempotency_key,
+                invoice_id=p.get("invoice_id"),
             )
         )
 

@@ -103,8 +103,10 @@ class BillingGateway(Protocol):
         percent_off_bps: int,
         description: str,
         idempotency_key: str,
+        invoice_id: str | None = None,
     ) -> BillingResult:
-        """A one-time percentage discount on the next renewal invoice."""
+        """A one-time percentage discount on the next renewal invoice: on `invoice_id` itself
+        while that invoice is still a draft, else on the subscription's next invoice."""
         ...
 
     def apply_free_upgrade(

@@ -147,13 +147,18 @@ class InMemoryBillingGateway:
         percent_off_bps: int,
         description: str,
         idempotency_key: str,
+        invoice_id: str | None = None,
     ) -> BillingResult:
         return self._effect(
             "discount",
             0,
             billing_customer_id,
             idempotency_key,
-            {"subscription_id": subscription_id, "percent_off_bps": percent_off_bps},
+            {
+                "subscription_id": subscription_id,
+                "percent_off_bps": percent_off_bps,
+                **({"invoice_id": invoice_id} if invoice_id is not None else {}),
+            },
         )
 
     def _effect(

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import stripe
 from stripe.params import (
     CouponCreateParams,
+    InvoiceUpdateParamsDiscount,
     SubscriptionUpdateParamsDiscount,
     SubscriptionUpdateParamsItem,
 )
@@ -169,33 +170,77 @@ class StripeGateway:
         percent_off_bps: int,
         description: str,
         idempotency_key: str,
+        invoice_id: str | None = None,
     ) -> BillingResult:
         if not 1 <= percent_off_bps <= 10_000:
             raise BillingError(
                 f"percent_off_bps must be 1..10000, not {percent_off_bps}",
                 kind=FailureKind.PERMANENT,
             )
-        subscription = self._subscription(billing_customer_id, subscription_id)
         coupon_id = _coupon_id("renewal", idempotency_key)
+        coupon: CouponCreateParams = {
+            "id": coupon_id,
+            # Stripe takes a decimal percentage; bps / 100 prints exactly (1550 -> 15.5).
+            "percent_off": percent_off_bps / 100,
+            "duration": "once",
+            "name": description[:COUPON_NAME_MAX],
+            "metadata": {"loyalty_idempotency_key": idempotency_key[:500]},
+        }
+        if invoice_id is not None:
+            on_draft = self._discount_draft(
+                billing_customer_id, invoice_id, coupon_id, coupon, idempotency_key
+            )
+            if on_draft is not None:
+                return on_draft
+        subscription = self._subscription(billing_customer_id, subscription_id)
         present = _discount_with_coupon(subscription, coupon_id)
         if present is not None:  # applied by an earlier attempt whose answer we lost
             return BillingResult(present, details={"subscription_id": subscription.id})
-        self._coupon(
-            coupon_id,
-            {
-                "id": coupon_id,
-                # Stripe takes a decimal percentage; bps / 100 prints exactly (1550 -> 15.5).
-                "percent_off": percent_off_bps / 100,
-                "duration": "once",
-                "name": description[:COUPON_NAME_MAX],
-                "metadata": {"loyalty_idempotency_key": idempotency_key[:500]},
-            },
-            idempotency_key,
-        )
+        self._coupon(coupon_id, coupon, idempotency_key)
         updated = self._add_discount(subscription, coupon_id, idempotency_key)
         return BillingResult(
             _discount_with_coupon(updated, coupon_id) or coupon_id,
             details={"subscription_id": updated.id, "coupon_id": coupon_id},
+        )
+
+    def _discount_draft(
+        self,
+        customer: str,
+        invoice_id: str,
+        coupon_id: str,
+        coupon: CouponCreateParams,
+        key: str,
+    ) -> BillingResult | None:
+        """The discount on a renewal invoice that is still a draft (Stripe's `invoice.created`
+        comes too late for the subscription's discounts to reach it); None when it is no longer
+        a draft, so that the subscription's next invoice gets it instead."""
+        invoice = self._read(
+            lambda: self.client.v1.invoices.retrieve(invoice_id, params={"expand": ["discounts"]})
+        )
+        if _id_of(invoice.customer) != customer:
+            raise BillingError(
+                f"invoice {invoice_id} belongs to another Stripe customer",
+                kind=FailureKind.PERMANENT,
+            )
+        present = _discount_with_coupon(invoice, coupon_id)
+        if present is not None:
+            return BillingResult(present, details={"invoice_id": invoice_id})
+        if invoice.status != "draft":
+            return None
+        self._coupon(coupon_id, coupon, key)
+        existing = _discount_ids(invoice)
+        discounts: list[InvoiceUpdateParamsDiscount] = [{"discount": d} for d in existing]
+        digest = hashlib.sha256(",".join(existing).encode()).hexdigest()[:12]
+        updated = self._write(
+            lambda: self.client.v1.invoices.update(
+                invoice_id,
+                params={"discounts": [*discounts, {"coupon": coupon_id}], "expand": ["discounts"]},
+                options={"idempotency_key": f"{key}:invoice:{digest}"},
+            )
+        )
+        return BillingResult(
+            _discount_with_coupon(updated, coupon_id) or coupon_id,
+            details={"invoice_id": invoice_id, "coupon_id": coupon_id},
         )
 
     # -- free upgrades -------------------------------------------------------------------------
@@ -458,11 +503,13 @@ def _id_of(value: Any) -> str | None:
     return str(value.id)
 
 
-def _discount_ids(subscription: stripe.Subscription) -> list[str]:
+def _discount_ids(subscription: stripe.Subscription | stripe.Invoice) -> list[str]:
     return [d for d in (_id_of(d) for d in subscription.discounts or []) if d is not None]
 
 
-def _discount_with_coupon(subscription: stripe.Subscription, coupon_id: str) -> str | None:
+def _discount_with_coupon(
+    subscription: stripe.Subscription | stripe.Invoice, coupon_id: str
+) -> str | None:
     """The id of the subscription's discount made from `coupon_id` (discounts expanded)."""
     for discount in subscription.discounts or []:
         if isinstance(discount, str):

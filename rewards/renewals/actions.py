@@ -49,6 +49,7 @@ def enqueue_renewal_discount(
     discount_bps: int | None = None,
     description: str = "Loyalty renewal discount",
     subscription_id: str | None = None,
+    invoice_id: str | None = None,
 ) -> dict[str, Any]:
     """Queue the customer's renewal discount for the billing gateway, once per renewal date:
     the rule action and Stripe's `invoice.upcoming` share the outbox key, so together they
@@ -77,6 +78,8 @@ def enqueue_renewal_discount(
     }
     if subscription_id is not None:
         payload["subscription_id"] = subscription_id
+    if invoice_id is not None:  # a renewal invoice still a draft: the discount goes on it
+        payload["invoice_id"] = invoice_id
     enqueued = outbox.enqueue(
         session,
         kind=APPLY_RENEWAL_DISCOUNT,

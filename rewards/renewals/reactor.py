@@ -35,10 +35,12 @@ class RenewalInvoiceReactor:
         facts = self.customer_facts(session, sorted({e.customer_id for e in renewals}), ctx.now)
         for event in renewals:
             subscription = event.properties.get("subscription_id")
+            invoice = event.properties.get("invoice_id")  # set for invoice.created (a draft)
             enqueue_renewal_discount(
                 session,
                 customer_id=event.customer_id,
                 customer_facts=facts.get(event.customer_id, {}),
                 now=ctx.now,
                 subscription_id=subscription if isinstance(subscription, str) else None,
+                invoice_id=invoice if isinstance(invoice, str) else None,
             )

@@ -270,3 +270,36 @@ def test_a_credit_reaches_stripe_exactly_once_under_injected_faults(
     [row] = transfers(runtime)
     assert row.external_id == txns[0]["id"]
     assert txns[0]["metadata"]["loyalty_transfer_id"] == str(row.id)
+
+
+def test_a_renewal_discount_goes_on_a_draft_invoice_once_and_on_the_subscription_after(
+    billing: StripeGateway,
+    stripe_client: stripe.StripeClient,
+    stripe_customer: str,
+    stripe_emulator: StripeEmulator,
+) -> None:
+    sub = subscribe(stripe_emulator, stripe_client, stripe_customer)
+    draft = stripe_emulator.create_draft_invoice(sub.id)
+
+    def apply(invoice: str, key: str) -> Any:
+        return billing.apply_renewal_discount(
+            billing_customer_id=stripe_customer,
+            subscription_id=sub.id,
+            percent_off_bps=1_000,
+            description="Renewal 10%",
+            idempotency_key=key,
+            invoice_id=invoice,
+        )
+
+    stripe_emulator.faults.inject("drop_response", path_prefix=f"/v1/invoices/{draft['id']}")
+    with pytest.raises(BillingError):
+        apply(draft["id"], "renewal-discount:1:2027-01-01")
+    first = apply(draft["id"], "renewal-discount:1:2027-01-01")
+    assert first.details["invoice_id"] == draft["id"]
+    assert stripe_emulator.invoices[draft["id"]]["discounts"] == [first.external_id]
+    assert stripe_emulator.subscription(sub.id)["discounts"] == []
+
+    stripe_emulator.finalize_invoice(draft["id"])
+    later = apply(draft["id"], "renewal-discount:1:2027-02-01")  # too late for that invoice
+    assert later.details["subscription_id"] == sub.id
+    assert len(stripe_emulator.subscription(sub.id)["discounts"]) == 1

@@ -171,3 +171,43 @@ def test_a_year_one_renewal_gets_its_segment_discount_on_the_stripe_invoice_once
     assert following["total_discount_amounts"] == []
     creates = stripe_emulator.effects("POST", "/v1/coupons")
     assert creates == 1
+
+
+def test_a_discount_asked_for_by_invoice_created_lands_on_that_draft_invoice(
+    client: TestClient,
+    admin: dict[str, str],
+    runtime: Runtime,
+    clock: FrozenClock,
+    stripe_client: stripe.StripeClient,  # noqa: F811
+    stripe_emulator: StripeEmulator,  # noqa: F811
+) -> None:
+    """No renewal rule this time: Stripe's `invoice.created` (the draft, an hour before it is
+    finalized) is the first ask, too late for the subscription's discounts to reach that
+    invoice, so the discount goes on the draft itself."""
+    install(runtime)
+    stripe = Stripe(stripe_emulator, client, runtime)
+    assert client.post("/v1/segments", json=YEAR_ONE, headers=admin).status_code == 201
+    assert client.put("/v1/renewal-discounts", json=POLICIES, headers=admin).status_code == 200
+    client.put("/v1/customers/acme", json={"name": "Acme"}, headers=admin)
+    stripe_emulator.add_price("price_team_month", 10_000, lookup_key="team")
+    customer = stripe_client.v1.customers.create(
+        params={"metadata": {"loyalty_customer_id": "acme"}}
+    )
+    subscription = stripe_client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": "price_team_month"}]}
+    )
+    stripe.deliver_new_events()
+
+    clock.advance(timedelta(days=30))
+    draft = stripe_emulator.create_draft_invoice(subscription.id)
+    stripe.deliver_new_events()
+    assert OutboxWorker(runtime).run_once().delivered == 1
+    assert stripe_emulator.subscription(subscription.id)["discounts"] == []
+    [discount_id] = stripe_emulator.invoices[draft["id"]]["discounts"]
+    assert stripe_emulator.discounts[discount_id]["invoice"] == draft["id"]
+
+    final = stripe_emulator.finalize_invoice(draft["id"])
+    assert [d["amount"] for d in final["total_discount_amounts"]] == [1_500]
+    assert final["amount_due"] == 8_500
+    following = stripe_emulator.create_renewal_invoice(subscription.id)
+    assert following["total_discount_amounts"] == []

@@ -380,14 +380,70 @@ class StripeEmulator:
 
     # -- invoices: the billing cycle, driven by tests ------------------------------------------
 
-    def create_renewal_invoice(self, subscription_id: str) -> dict[str, Any]:
+    def create_draft_invoice(self, subscription_id: str) -> dict[str, Any]:
+        """The next invoice as a draft (Stripe makes it about an hour before finalizing): it
+        carries the subscription's discounts, and more can be added (`POST /v1/invoices/{id}`
+        with `discounts`) until `finalize_invoice`."""
+        with self._lock:
+            sub = self.subscriptions[subscription_id]
+            item = sub["items"]["data"][0]
+            invoice = copy.deepcopy(TEMPLATES["invoice"])
+            invoice.update(
+                id=self.new_id("in"),
+                object="invoice",
+                customer=sub["customer"],
+                currency=item["price"]["currency"],
+                created=self.now(),
+                billing_reason="subscription_cycle",
+                status="draft",
+                discounts=list(sub["discounts"]),
+                amount_due=sum(
+                    int(i["price"]["unit_amount"]) * int(i.get("quantity") or 1)
+                    for i in sub["items"]["data"]
+                ),
+                amount_paid=0,
+                parent={
+                    "type": "subscription_details",
+                    "subscription_details": {
+                        "subscription": subscription_id,
+                        "metadata": dict(sub["metadata"]),
+                    },
+                    "quote_details": None,
+                },
+                period_start=item["current_period_start"],
+                period_end=item["current_period_end"],
+                metadata={},
+            )
+            invoice.pop("subscription", None)
+            self.invoices[invoice["id"]] = invoice
+            self.build_event("invoice.created", invoice)
+            return copy.deepcopy(invoice)
+
+    def finalize_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Finalize a draft: its discounts, then the customer's balance, as a renewal invoice."""
+        with self._lock:
+            draft = self.invoices[invoice_id]
+            assert draft["status"] == "draft", "only a draft is finalized"
+            subscription = draft["parent"]["subscription_details"]["subscription"]
+            return self.create_renewal_invoice(
+                subscription, invoice_id=invoice_id, discount_ids=list(draft["discounts"])
+            )
+
+    def create_renewal_invoice(
+        self,
+        subscription_id: str,
+        *,
+        invoice_id: str | None = None,
+        discount_ids: list[str] | None = None,
+    ) -> dict[str, Any]:
         """The subscription's next invoice: lines from its items, its discounts, then the
         customer's balance; `once` discounts are used up; the period moves on."""
         with self._lock:
             sub = self.subscriptions[subscription_id]
             customer = self.customers[sub["customer"]]
             now = self.now()
-            invoice_id = self.new_id("in")
+            finalizing = invoice_id is not None
+            invoice_id = invoice_id or self.new_id("in")
             lines = []
             for item in sub["items"]["data"]:
                 price = item["price"]
@@ -430,7 +486,7 @@ class StripeEmulator:
             remaining = subtotal
             discount_amounts = []
             used_once = []
-            for discount_id in sub["discounts"]:
+            for discount_id in sub["discounts"] if discount_ids is None else discount_ids:
                 discount = self.discounts[discount_id]
                 coupon = self.coupons[discount["source"]["coupon"]]
                 if coupon["percent_off"] is not None:  # applied in turn, on what is left
@@ -517,7 +573,8 @@ class StripeEmulator:
             for item in sub["items"]["data"]:
                 item["current_period_start"] = item["current_period_end"]
                 item["current_period_end"] = item["current_period_end"] + _interval(item["price"])
-            self.build_event("invoice.created", invoice)
+            if not finalizing:
+                self.build_event("invoice.created", invoice)
             self.build_event("invoice.finalized", invoice)
             self.build_event(
                 "customer.subscription.updated",
@@ -763,7 +820,9 @@ class StripeEmulator:
             case ("GET", ["invoices", iid]):
                 if iid not in self.invoices:
                     raise missing("invoice", iid)
-                return self.invoices[iid]
+                return self._render_invoice(self.invoices[iid], "discounts" in _expand(params))
+            case ("POST", ["invoices", iid]):
+                return self._update_invoice(iid, params)
             case ("POST", ["refunds"]):
                 return self._create_refund(params)
             case ("GET", ["events"]):
@@ -1109,6 +1168,55 @@ class StripeEmulator:
                 for d in sub["discounts"]
             ]
         return rendered
+
+    def _render_invoice(self, invoice: dict[str, Any], expand: bool) -> dict[str, Any]:
+        rendered = copy.deepcopy(invoice)
+        if expand:
+            rendered["discounts"] = [
+                {k: v for k, v in self.discounts[d].items() if not k.startswith("_")}
+                for d in invoice["discounts"]
+            ]
+        return rendered
+
+    def _update_invoice(self, invoice_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        if invoice_id not in self.invoices:
+            raise missing("invoice", invoice_id)
+        invoice = self.invoices[invoice_id]
+        if "discounts" in params:
+            if invoice["status"] != "draft":
+                raise StripeHTTPError(
+                    400,
+                    f"You can only update discounts on a draft invoice; this one is "
+                    f"{invoice['status']}.",
+                    param="discounts",
+                )
+            chosen: list[str] = []
+            for i, entry in enumerate(params["discounts"] or []):
+                if "discount" in entry:
+                    if entry["discount"] not in invoice["discounts"]:
+                        raise StripeHTTPError(
+                            400, "No such discount on this invoice", param=f"discounts[{i}]"
+                        )
+                    chosen.append(entry["discount"])
+                elif "coupon" in entry:
+                    if entry["coupon"] not in self.coupons:
+                        raise missing("coupon", entry["coupon"], f"discounts[{i}][coupon]")
+                    discount = copy.deepcopy(TEMPLATES["discount"])
+                    discount.update(
+                        id=self.new_id("di"),
+                        customer=invoice["customer"],
+                        invoice=invoice_id,
+                        start=self.now(),
+                        end=None,
+                        source={"type": "coupon", "coupon": entry["coupon"]},
+                    )
+                    self.discounts[discount["id"]] = discount
+                    chosen.append(discount["id"])
+            invoice["discounts"] = chosen
+        if "metadata" in params:
+            invoice["metadata"] = _metadata(invoice["metadata"], params["metadata"])
+        self.build_event("invoice.updated", invoice)
+        return self._render_invoice(invoice, "discounts" in _expand(params))
 
     # -- refunds ---------------------------------------------------------------------------------
 
